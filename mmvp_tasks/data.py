@@ -1,0 +1,203 @@
+"""MMVP data card and loader.
+
+MMVP (Tong et al., CVPR 2024): 150 "CLIP-blind" image pairs, one binary question per pair asked of
+both images = 300 questions. Hub dataset ``MMVP/MMVP`` (MIT): ``Questions.csv`` with columns
+``Index,Question,Options,Correct Answer`` and ``MMVP Images/<Index>.jpg``. The hub repository is an
+imagefolder, so ``datasets.load_dataset`` sees only the images; the CSV is read here. Some revisions
+spell the first header ``lndex``; headers are normalised.
+
+Rows ``2k-1`` and ``2k`` form pair ``k`` (same question and options, different images). Two pairs
+have swapped answers upstream (99/100 elephant tusks, 279/280 elderly person; MMVP issues #14 and
+#30, lmms-eval #1018): the ``corrected`` answer key (default) swaps them back, ``original`` keeps
+the upstream key. Every document records the key it was scored with.
+
+``MMVP_DATA_DIR=/path`` reads a local copy in the same layout instead of the hub.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmvp_tasks.answers import OptionsFormatError, answer_label, parse_options
+from mmvp_tasks.patterns import PATTERN_BY_CODE
+
+HUB_REPO = "MMVP/MMVP"
+QUESTIONS_FILE = "Questions.csv"
+IMAGES_DIR = "MMVP Images"
+PATTERNS_FILE = "patterns.csv"  # optional Index -> pattern code, written by `mmvp synth`
+COLUMNS = ("Index", "Question", "Options", "Correct Answer")
+ANSWER_KEYS = ("corrected", "original")
+
+# (first Index, second Index, question): pairs whose two answers are swapped in the upstream key.
+# Matched on the question too, so a data set that is not MMVP is never "corrected".
+KEY_ERRATA = (
+    (99, 100, "Does the elephant have long or short tusks?"),
+    (279, 280, "Is the elderly person standing or sitting in the picture?"),
+)
+
+
+class DataValidationError(ValueError):
+    """The data set on disk is not a valid MMVP layout; the message names file, row and field."""
+
+
+@dataclass(frozen=True)
+class Question:
+    index: int
+    question: str
+    options: str
+    correct_answer: str
+    image_path: Path
+    pattern: str  # pattern code, "" when no mapping is known
+
+    @property
+    def pair_id(self) -> int:
+        """Pairs are (1, 2), (3, 4), ...: grouped by Index, never by row order."""
+        return (self.index - 1) // 2 + 1
+
+
+def resolve_data_dir() -> Path:
+    """``MMVP_DATA_DIR`` if set, else a snapshot of the hub dataset (cached by huggingface_hub)."""
+    local = os.environ.get("MMVP_DATA_DIR")
+    if local:
+        return Path(local).expanduser()
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(HUB_REPO, repo_type="dataset"))
+
+
+def read_questions(data_dir: str | os.PathLike, answer_key: str = "corrected") -> list[Question]:
+    """Read and validate ``Questions.csv`` and its images; apply ``answer_key``."""
+    if answer_key not in ANSWER_KEYS:
+        raise ValueError(f"answer_key must be one of {ANSWER_KEYS}, got {answer_key!r}")
+    data_dir = Path(data_dir)
+    csv_path = data_dir / QUESTIONS_FILE
+    rows = read_csv_rows(csv_path, COLUMNS, aliases={"lndex": "Index"})
+    patterns = _read_patterns(_patterns_file(data_dir))
+    questions = [_to_question(csv_path, line, row, patterns) for line, row in rows]
+    _check_pairs(csv_path, questions)
+    if answer_key == "corrected":
+        questions = _apply_errata(questions)
+    return questions
+
+
+def read_csv_rows(path: Path, columns, aliases=None) -> list[tuple[int, dict[str, str]]]:
+    """Rows as ``(line number, {column: value})`` with headers stripped and aliases applied."""
+    if not path.is_file():
+        raise DataValidationError(f"{path}: file not found")
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = [(aliases or {}).get(h.strip(), h.strip()) for h in next(reader, [])]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise DataValidationError(f"{path}: missing column(s) {missing}; header is {header}")
+        return [
+            (reader.line_num, dict(zip(header, (v.strip() for v in values))))
+            for values in reader
+            if any(v.strip() for v in values)
+        ]
+
+
+def _patterns_file(data_dir: Path) -> Path | None:
+    """``patterns.csv`` beside the questions, else ``MMVP_PATTERNS_CSV`` (e.g. the unofficial AMVICC
+    mapping for the real benchmark), else none."""
+    local = data_dir / PATTERNS_FILE
+    if local.is_file():
+        return local
+    configured = os.environ.get("MMVP_PATTERNS_CSV")
+    return Path(configured).expanduser() if configured else None
+
+
+def _read_patterns(path: Path | None) -> dict[int, str]:
+    if path is None:
+        return {}
+    patterns = {}
+    for line, row in read_csv_rows(path, ("Index", "Pattern")):
+        if row["Pattern"] not in PATTERN_BY_CODE:
+            raise DataValidationError(
+                f"{path}: row {line}: field 'Pattern': unknown code {row['Pattern']!r}, "
+                f"expected one of {sorted(PATTERN_BY_CODE)}"
+            )
+        patterns[_parse_index(path, line, row["Index"])] = row["Pattern"]
+    return patterns
+
+
+def _parse_index(path: Path, line: int, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise DataValidationError(
+            f"{path}: row {line}: field 'Index': {value!r} is not an integer"
+        ) from None
+
+
+def _to_question(path: Path, line: int, row: dict[str, str], patterns) -> Question:
+    index = _parse_index(path, line, row["Index"])
+    where = f"{path}: row {line} (Index {index})"
+    try:
+        labels = [o.label for o in parse_options(row["Options"])]
+        answer = answer_label(row["Correct Answer"])
+    except OptionsFormatError as err:
+        raise DataValidationError(f"{where}: field 'Options'/'Correct Answer': {err}") from None
+    if answer not in labels:
+        raise DataValidationError(
+            f"{where}: field 'Correct Answer': {row['Correct Answer']!r} is not one of the "
+            f"option labels {labels} in {row['Options']!r}"
+        )
+    image = path.parent / IMAGES_DIR / f"{index}.jpg"
+    check_image(image, where)
+    return Question(
+        index, row["Question"], row["Options"], f"({answer})", image, patterns.get(index, "")
+    )
+
+
+def check_image(path: Path, where: str) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except FileNotFoundError:
+        raise DataValidationError(f"{where}: image {path} is missing") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise DataValidationError(f"{where}: image {path} is unreadable: {err}") from None
+
+
+def _check_pairs(path: Path, questions: list[Question]) -> None:
+    duplicates = [i for i, n in Counter(q.index for q in questions).items() if n > 1]
+    if duplicates:
+        raise DataValidationError(f"{path}: duplicate Index value(s) {sorted(duplicates)}")
+    if len(questions) % 2:
+        raise DataValidationError(
+            f"{path}: {len(questions)} rows, an odd number: MMVP questions come in pairs"
+        )
+    by_index = {q.index: q for q in questions}
+    for q in questions:
+        mate = by_index.get(q.index + 1 if q.index % 2 else q.index - 1)
+        if mate is None:
+            raise DataValidationError(f"{path}: Index {q.index} has no pair partner")
+        for field in ("question", "options"):
+            if getattr(q, field) != getattr(mate, field):
+                raise DataValidationError(
+                    f"{path}: pair {q.pair_id} (Index {q.index} and {mate.index}): field "
+                    f"'{field.capitalize()}' differs: {getattr(q, field)!r} vs "
+                    f"{getattr(mate, field)!r}"
+                )
+
+
+def _apply_errata(questions: list[Question]) -> list[Question]:
+    by_index = {q.index: q for q in questions}
+    swapped: dict[int, str] = {}
+    for first, second, text in KEY_ERRATA:
+        a, b = by_index.get(first), by_index.get(second)
+        if a and b and a.question == text:
+            swapped |= {first: b.correct_answer, second: a.correct_answer}
+    return [
+        q
+        if q.index not in swapped
+        else Question(q.index, q.question, q.options, swapped[q.index], q.image_path, q.pattern)
+        for q in questions
+    ]

@@ -1,0 +1,108 @@
+"""The paper's LLM grader for free-form MMVP answers (tsb0601/MMVP scripts/gpt_grader.py).
+
+The paper graded with ``gpt-4-0314`` at temperature 0.2; that model is retired, so the default is a
+current GPT-4-class model. Any OpenAI-compatible endpoint works:
+
+- ``MMVP_JUDGE_API_KEY`` (or ``OPENAI_API_KEY``): required; read from the environment only.
+- ``MMVP_JUDGE_MODEL``: default ``gpt-4.1``.
+- ``MMVP_JUDGE_BASE_URL``: default the OpenAI API (or ``OPENAI_BASE_URL``).
+- ``MMVP_JUDGE_MAX_RETRIES``: the SDK's retries of a failed request (default 3).
+
+A verdict counts as "correct" only when it matches ``^(yes|no)$`` case-insensitively and is yes,
+as in the original; a request that fails after the SDK's retries is reported as failed, not wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+GRADER_SYSTEM_PROMPT = (
+    "You are a helpful and precise assistant for checking the quality of the answer. "
+    "Please answer in only yes or no."
+)
+GRADER_USER_PROMPT = (
+    "Given the following question {question}, the correct answer is {correct_answer}. "
+    "Does the following answer correctly answers the question, answer:{model_response}?"
+)
+DEFAULT_JUDGE_MODEL = "gpt-4.1"
+JUDGE_TEMPERATURE = 0.2  # the paper's grader setting
+_VERDICT = re.compile(r"(yes|no)", re.I)
+
+
+class JudgeConfigError(RuntimeError):
+    """The judge cannot run: raised when the task starts, not per sample."""
+
+
+class JudgeRequestError(RuntimeError):
+    """A grading request failed after retries."""
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    model: str
+    base_url: str | None
+    timeout_s: float = 60.0
+    max_retries: int = 3
+
+
+def settings_from_env() -> JudgeSettings:
+    if not (os.environ.get("MMVP_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")):
+        raise JudgeConfigError(
+            "mmvp_official grades answers with an LLM judge and needs an API key: set "
+            "MMVP_JUDGE_API_KEY (or OPENAI_API_KEY); MMVP_JUDGE_MODEL and MMVP_JUDGE_BASE_URL "
+            "choose another model or OpenAI-compatible endpoint. For offline scoring use `mmvp`."
+        )
+    return JudgeSettings(
+        model=os.environ.get("MMVP_JUDGE_MODEL", DEFAULT_JUDGE_MODEL),
+        base_url=os.environ.get("MMVP_JUDGE_BASE_URL") or None,
+        max_retries=int(os.environ.get("MMVP_JUDGE_MAX_RETRIES", "3")),
+    )
+
+
+def grader_messages(question: str, correct_answer: str, model_response: str) -> list[dict]:
+    user = GRADER_USER_PROMPT.format(
+        question=question, correct_answer=correct_answer, model_response=model_response
+    )
+    return [
+        {"role": "system", "content": GRADER_SYSTEM_PROMPT},
+        {"role": "user", "content": user},
+    ]
+
+
+def verdict_is_correct(verdict: str) -> bool:
+    """The original rule: only an exact yes/no verdict counts, and only yes is correct."""
+    match = _VERDICT.fullmatch(verdict.strip())
+    return bool(match) and match[1].lower() == "yes"
+
+
+@lru_cache(maxsize=4)
+def _client(settings: JudgeSettings):
+    from openai import OpenAI
+
+    return OpenAI(
+        api_key=os.environ.get("MMVP_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+        base_url=settings.base_url,
+        timeout=settings.timeout_s,
+        max_retries=settings.max_retries,
+    )
+
+
+def grade(question: str, correct_answer: str, model_response: str, settings: JudgeSettings) -> str:
+    """Ask the judge; return its raw verdict text. Raises :class:`JudgeRequestError`."""
+    import openai
+
+    try:
+        completion = _client(settings).chat.completions.create(
+            model=settings.model,
+            messages=grader_messages(question, correct_answer, model_response),
+            temperature=JUDGE_TEMPERATURE,
+        )
+    except openai.OpenAIError as err:
+        raise JudgeRequestError(f"{type(err).__name__}: {err}") from None
+    content = completion.choices[0].message.content if completion.choices else None
+    if content is None:
+        raise JudgeRequestError("the judge returned no content")
+    return content

@@ -1,0 +1,61 @@
+"""How lmms-eval finds this package's tasks and models with no extra flag.
+
+lmms-eval 0.7 discovers plugin *models* through the ``lmms_eval.models`` entry-point group but
+has no task entry point, and its built-in task folder wins over ``--include_path`` (it also
+ships a task named ``mmvp``). lmms-eval loads model entry points when ``lmms_eval.models`` is
+imported, before any ``TaskManager`` is built, so :func:`lmms_eval_plugin` (our entry point)
+installs the one hook this package needs: ``TaskManager.initialize_tasks`` additionally indexes
+``mmvp_tasks/tasks`` and lets those tasks take precedence. ``tests/test_registration.py`` fails
+if an lmms-eval upgrade breaks it.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+TASKS_DIR = Path(__file__).parent / "tasks"
+_HOOK_MARKER = "_mmvp_tasks_hook"
+_announced: list[str] = []  # task names already logged as shadowing built-ins
+
+
+def lmms_eval_plugin():
+    """Entry point of the ``lmms_eval.models`` group: install the task hook, return our models."""
+    from model_adapters.manifests import manifests
+
+    install_task_hook()
+    return manifests()
+
+
+def install_task_hook() -> None:
+    """Make every ``TaskManager`` index this package's tasks, ours winning on name clashes.
+
+    Safe to call twice. Importing ``lmms_eval.tasks`` costs nothing here: lmms-eval loaded it.
+    """
+    from lmms_eval.tasks import TaskManager
+
+    original = TaskManager.initialize_tasks
+    if getattr(original, _HOOK_MARKER, False):
+        return
+
+    @functools.wraps(original)
+    def initialize_tasks(self, include_path=None, include_defaults=True):
+        index = original(self, include_path=include_path, include_defaults=include_defaults)
+        ours = self._get_task_and_group(str(TASKS_DIR))
+        shadowed = sorted(name for name in ours if name in index)
+        if shadowed and not _announced:
+            _announce(shadowed)
+        return {**index, **ours}
+
+    setattr(initialize_tasks, _HOOK_MARKER, True)
+    TaskManager.initialize_tasks = initialize_tasks
+
+
+def _announce(shadowed: list[str]) -> None:
+    from loguru import logger
+
+    _announced.extend(shadowed)
+    logger.info(
+        f"lmms-mmvp: using this plugin's task(s) {', '.join(shadowed)} from {TASKS_DIR} instead "
+        "of lmms-eval's built-in one(s) (same metric names and default prompt)"
+    )

@@ -1,0 +1,109 @@
+"""MMVP scores from per-question records.
+
+The official metric is **pair accuracy**: a pair counts only when both of its questions are right
+(denominator: complete pairs, 150 on the full set; random guessing scores 25 %, a constant answer
+0 %). Pairs are grouped by ``Index`` (``(Index - 1) // 2``), never by the order results arrive in.
+A pair with a question missing (``--limit``), failed or refused is not scored; such pairs are
+counted (``incomplete_pairs``, ``failed_requests``, ``refusals``) instead of silently dropped. Question
+accuracy is secondary and labelled as such. Values are fractions in [0, 1], as in lmms-eval's
+built-in task.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TypedDict
+
+logger = logging.getLogger(__name__)
+
+ANSWERED, UNPARSEABLE, FAILED, REFUSED = "answered", "unparseable", "failed", "refused"
+NOT_SCORED = (FAILED, REFUSED)  # counted on their own, never scored as wrong answers
+
+
+class QuestionRecord(TypedDict):
+    index: int
+    pair_id: int
+    pattern: str  # pattern code or "" when unknown
+    answer_key: str
+    target: str  # correct label, e.g. "b"
+    choice: str | None  # extracted label, None when unparseable or failed
+    status: str  # ANSWERED | UNPARSEABLE | FAILED | REFUSED
+    correct: bool
+
+
+def make_record(
+    doc: dict, target: str, choice: str | None, status: str, *, judged_correct: bool | None = None
+) -> QuestionRecord:
+    """One scored question. ``judged_correct`` is an LLM judge's verdict, used instead of
+    comparing ``choice`` with ``target`` (free-form answers have no extracted choice)."""
+    index = int(doc["Index"])
+    if judged_correct is None:
+        judged_correct = choice == target
+    return QuestionRecord(
+        index=index,
+        pair_id=(index - 1) // 2 + 1,
+        pattern=doc.get("pattern") or "",
+        answer_key=doc.get("answer_key") or "",
+        target=target,
+        choice=choice,
+        status=status,
+        correct=status == ANSWERED and judged_correct,
+    )
+
+
+def _scored_pairs(records: Iterable[QuestionRecord]) -> dict[int, list[QuestionRecord]]:
+    """Complete pairs with no failed or refused request, keyed by pair id."""
+    by_pair: dict[int, dict[int, QuestionRecord]] = defaultdict(dict)
+    for r in records:
+        by_pair[r["pair_id"]][r["index"]] = r
+    return {
+        pair_id: list(members.values())
+        for pair_id, members in by_pair.items()
+        if len(members) == 2 and all(r["status"] not in NOT_SCORED for r in members.values())
+    }
+
+
+def pair_accuracy(records: list[QuestionRecord]) -> float:
+    """Fraction of scored pairs with both questions right (the paper's MMVP score)."""
+    pairs = _scored_pairs(records)
+    unscored = len({r["pair_id"] for r in records}) - len(pairs)
+    if unscored:
+        logger.warning("MMVP: %d pair(s) incomplete, failed or refused: not scored", unscored)
+    if not pairs:
+        return math.nan
+    return sum(all(r["correct"] for r in p) for p in pairs.values()) / len(pairs)
+
+
+def pattern_pair_accuracy(records: list[QuestionRecord], code: str) -> float:
+    """Pair accuracy restricted to one visual pattern (NaN when no question carries it)."""
+    return pair_accuracy([r for r in records if r["pattern"] == code])
+
+
+def question_accuracy(records: list[QuestionRecord]) -> float:
+    """Fraction of questions answered right, failed and refused excluded (secondary metric)."""
+    scored = [r for r in records if r["status"] not in NOT_SCORED]
+    return sum(r["correct"] for r in scored) / len(scored) if scored else math.nan
+
+
+def scored_pairs(records: list[QuestionRecord]) -> int:
+    return len(_scored_pairs(records))
+
+
+def incomplete_pairs(records: list[QuestionRecord]) -> int:
+    """Pairs with one question absent from the run (e.g. cut by ``--limit``)."""
+    members: dict[int, set[int]] = defaultdict(set)
+    for r in records:
+        members[r["pair_id"]].add(r["index"])
+    return sum(len(m) < 2 for m in members.values())
+
+
+def count_status(records: list[QuestionRecord], status: str) -> int:
+    return sum(r["status"] == status for r in records)
+
+
+def answer_key(records: list[QuestionRecord]) -> str:
+    """The answer key the run was scored with (one per run)."""
+    return ",".join(sorted({r["answer_key"] for r in records})) or "unknown"

@@ -1,0 +1,184 @@
+"""Tiny random checkpoints built from configs, for the offline demo and the tests.
+
+They go through exactly the code paths of real checkpoints (``save_pretrained`` here,
+``from_pretrained`` in the adapters); only the sizes are small and the weights random, so their
+answers are noise. Building one takes well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+IMAGE_TOKEN = "<image>"
+# Vicuna-style template of the llava-1.5 checkpoints; BOS emitted by the template itself so that
+# chat endpoints (which add none) and transformers see the same tokens.
+LLAVA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'user' %}USER: "
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %} "
+    "{% else %}ASSISTANT: "
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}{{ eos_token }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+_CORPUS = (
+    "USER: ASSISTANT: Answer with the option's letter from the given choices directly. "
+    "A. B. (a) (b) (1) (2) Yes No Left Right Open Closed Red Blue One More than one The answer is "
+    "Is the arrow pointing up or down? Which side is the circle on? What colour is the square? "
+)
+_MARKER = "tiny_checkpoint.json"
+
+
+def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True):
+    """A byte-level BPE trained on a small corpus, left-padded, with the ``<image>`` token.
+
+    ``image_token_attribute=False`` leaves out the tokenizer's ``image_token`` attribute (the token
+    stays in the vocabulary): InstructBLIP's processor sets its own and fails on a string one.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    bpe.train_from_iterator([_CORPUS] * 4, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        padding_side="left",
+        **({"extra_special_tokens": {"image_token": IMAGE_TOKEN}} if image_token_attribute else {}),
+    )
+
+
+def build_tiny_llava(out_dir: str | Path, *, seed: int = 0, image_size: int = 32) -> Path:
+    """Save a random ``LlavaForConditionalGeneration`` + processor to ``out_dir`` (or reuse it)."""
+    out_dir = Path(out_dir)
+    settings = {"kind": "llava", "seed": seed, "image_size": image_size}
+    if _is_complete(out_dir, settings):
+        return out_dir
+
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    patch = 8
+    vision = CLIPVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        image_size=image_size, patch_size=patch, projection_dim=32,
+    )  # fmt: skip
+    text = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+        vision_feature_layer=-2,
+        vision_feature_select_strategy="default",
+        image_seq_length=(image_size // patch) ** 2,
+    )
+    model = LlavaForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": image_size},
+            crop_size={"height": image_size, "width": image_size},
+        ),
+        tokenizer=tokenizer,
+        chat_template=LLAVA_CHAT_TEMPLATE,
+        patch_size=patch,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,  # CLIP's CLS token, dropped by the "default" strategy
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    (out_dir / _MARKER).write_text(json.dumps(settings))  # last: marks the directory complete
+    return out_dir
+
+
+def _is_complete(out_dir: Path, settings: dict) -> bool:
+    marker = out_dir / _MARKER
+    return marker.is_file() and json.loads(marker.read_text()) == settings
+
+
+def build_tiny_instructblip(out_dir: str | Path, *, seed: int = 0, image_size: int = 32) -> Path:
+    """Save a random ``InstructBlipForConditionalGeneration`` + processor (or reuse it)."""
+    out_dir = Path(out_dir)
+    settings = {"kind": "instructblip", "seed": seed, "image_size": image_size}
+    if _is_complete(out_dir, settings):
+        return out_dir
+
+    import torch
+    from transformers import (
+        BlipImageProcessor,
+        InstructBlipConfig,
+        InstructBlipForConditionalGeneration,
+        InstructBlipProcessor,
+        InstructBlipQFormerConfig,
+        InstructBlipVisionConfig,
+        LlamaConfig,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer(image_token_attribute=False)
+    qformer_tokenizer = build_tokenizer(image_token_attribute=False)
+    num_query_tokens = 4
+    processor = InstructBlipProcessor(
+        image_processor=BlipImageProcessor(size={"height": image_size, "width": image_size}),
+        tokenizer=tokenizer,
+        qformer_tokenizer=qformer_tokenizer,
+        num_query_tokens=num_query_tokens,
+    )
+    vision = InstructBlipVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        image_size=image_size, patch_size=8,
+    )  # fmt: skip
+    qformer = InstructBlipQFormerConfig(
+        vocab_size=len(qformer_tokenizer), hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, encoder_hidden_size=32,
+        pad_token_id=qformer_tokenizer.pad_token_id,
+    )  # fmt: skip
+    text = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    config = InstructBlipConfig(
+        vision_config=vision.to_dict(),
+        qformer_config=qformer.to_dict(),
+        text_config=text.to_dict(),
+        num_query_tokens=num_query_tokens,
+        image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+    )
+    model = InstructBlipForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    (out_dir / _MARKER).write_text(json.dumps(settings))
+    return out_dir

@@ -1,0 +1,93 @@
+"""The plugin hook into lmms-eval: fails loudly if an lmms-eval upgrade breaks it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmvp_tasks.registration import TASKS_DIR, install_task_hook
+
+
+@pytest.fixture(scope="module")
+def task_manager():
+    import lmms_eval.models  # noqa: F401  (loads our entry point, as the CLI does)
+    from lmms_eval.tasks import TaskManager
+
+    return TaskManager()
+
+
+def _declared_names() -> dict[str, Path]:
+    """Every task and group name declared by a YAML of the package."""
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    names = {}
+    for path in TASKS_DIR.rglob("*.yaml"):
+        config = yaml.load(path.read_text(), Loader=_Loader)
+        names[config.get("task") if isinstance(config.get("task"), str) else config["group"]] = path
+    return names
+
+
+def test_entry_point_is_installed():
+    eps = importlib.metadata.entry_points(group="lmms_eval.models")
+    assert "mmvp_tasks.registration:lmms_eval_plugin" in {ep.value for ep in eps}
+
+
+def test_every_task_yaml_is_indexed_from_this_package(task_manager):
+    declared = _declared_names()
+    assert {
+        "mmvp",
+        "mmvp_option_swap",
+        "mmvp_symbol_change",
+        "mmvp_official",
+        "mmvp_ablation",
+    } <= set(declared)
+    for name, path in declared.items():
+        assert name in task_manager.task_index, f"{path} is not indexed (broken YAML?)"
+        assert Path(task_manager.task_index[name]["yaml_path"]) == path
+
+
+def test_plugin_mmvp_takes_precedence_over_the_builtin(task_manager):
+    import lmms_eval
+
+    builtin = Path(lmms_eval.__file__).parent / "tasks" / "mmvp" / "mmvp.yaml"
+    assert builtin.is_file(), "lmms-eval no longer ships mmvp: the hook may be unnecessary"
+    assert Path(task_manager.task_index["mmvp"]["yaml_path"]).parent == TASKS_DIR / "mmvp"
+
+
+def test_hook_is_installed_once():
+    from lmms_eval.tasks import TaskManager
+
+    install_task_hook()
+    hooked = TaskManager.initialize_tasks
+    install_task_hook()
+    assert TaskManager.initialize_tasks is hooked
+    assert not getattr(hooked.__wrapped__, "_mmvp_tasks_hook", False)
+
+
+def test_builtin_metric_names_are_kept(task_manager, real_mmvp_dir, monkeypatch):
+    monkeypatch.setenv("MMVP_DATA_DIR", str(real_mmvp_dir))
+    task = task_manager.load_task_or_group(["mmvp"])["mmvp"]
+    metrics = set(task.aggregation())
+    assert {"mmvp_accuracy", "mmvp_pair_accuracy"} <= metrics
+    doc = task.test_docs()[0]
+    assert set(doc) >= {"Index", "Question", "Options", "Correct Answer", "image"}
+    assert task.doc_to_text(doc).endswith(
+        "Answer with the option's letter from the given choices directly."
+    )
+
+
+def test_model_ids_do_not_shadow_builtins():
+    from lmms_eval.models import MODEL_REGISTRY_V2, _build_builtin_manifests
+
+    from model_adapters.manifests import MODELS
+
+    builtin = {m.model_id for m in _build_builtin_manifests()}
+    builtin |= {alias for m in _build_builtin_manifests() for alias in m.aliases}
+    assert not set(MODELS) & builtin
+    assert set(MODELS) <= set(MODEL_REGISTRY_V2.list_model_names())
