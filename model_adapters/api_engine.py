@@ -23,7 +23,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -141,34 +141,29 @@ class RequestEngine:
 
     def run(
         self,
-        payloads: Sequence[dict],
+        count: int,
+        build_payload: Callable[[int], dict],
         send: Callable[[dict], Reply],
         namespace: dict,
         on_done: Callable[[int, Reply | Failure, bool], None] | None = None,
     ) -> list[Reply | Failure]:
-        """Answer every payload, in order. ``on_done(i, outcome, from_cache)`` runs as each ends."""
-        keys = [request_key(namespace, p) for p in payloads]
-        outcomes: list[Reply | Failure | None] = [None] * len(payloads)
-        pending = []
-        for i, key in enumerate(keys):
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is None:
-                pending.append(i)
-                continue
-            outcomes[i] = cached
-            if on_done:
-                on_done(i, cached, True)
+        """Answer requests ``0 .. count-1``, in order. Payloads are built inside the workers, so
+        image encoding overlaps with requests in flight. ``on_done(i, outcome, from_cache)``."""
+        outcomes: list[Reply | Failure | None] = [None] * count
 
         def work(i: int) -> None:
-            outcome = self._attempt(payloads[i], send)
-            if isinstance(outcome, Reply) and self.cache is not None:
-                self.cache.put(keys[i], outcome)
+            payload = build_payload(i)
+            key = request_key(namespace, payload)
+            cached = self.cache.get(key) if self.cache is not None else None
+            outcome = cached or self._attempt(payload, send)
+            if cached is None and isinstance(outcome, Reply) and self.cache is not None:
+                self.cache.put(key, outcome)
             outcomes[i] = outcome
             if on_done:
-                on_done(i, outcome, False)
+                on_done(i, outcome, cached is not None)
 
         with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            for future in [pool.submit(work, i) for i in pending]:
+            for future in [pool.submit(work, i) for i in range(count)]:
                 future.result()
         return outcomes
 

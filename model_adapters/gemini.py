@@ -1,7 +1,9 @@
 """``mmvp_gemini``: Gemini models through the ``google-genai`` SDK (Gemini API key or Vertex AI).
 
-    GEMINI_API_KEY=... lmms-eval --model mmvp_gemini --model_args model=gemini-2.5-flash --tasks mmvp
-    lmms-eval --model mmvp_gemini --model_args model=gemini-2.5-pro,vertexai=true,project=P,location=us-central1 ...
+    GEMINI_API_KEY=... lmms-eval --model mmvp_gemini --model_args model=gemini-2.5-flash \
+        --tasks mmvp
+    lmms-eval --model mmvp_gemini \
+        --model_args model=gemini-2.5-pro,vertexai=true,project=P,location=us-central1 ...
 
 Safety blocks (a blocked prompt or a candidate stopped for safety) are reported as refusals, with
 their own count, not as answers. The key is read from the environment only (``api_key_env``,
@@ -57,7 +59,10 @@ class GeminiAdapter(APIAdapter):
         )
         if self.vertexai:
             return genai.Client(
-                vertexai=True, project=self.project, location=self.location, http_options=http_options
+                vertexai=True,
+                project=self.project,
+                location=self.location,
+                http_options=http_options,
             )
         return genai.Client(api_key=self._api_key(), http_options=http_options)
 
@@ -80,7 +85,9 @@ class GeminiAdapter(APIAdapter):
         from google.genai import errors, types
 
         contents = [
-            types.Part.from_bytes(data=base64.b64decode(p["image_png_base64"]), mime_type="image/png")
+            types.Part.from_bytes(
+                data=base64.b64decode(p["image_png_base64"]), mime_type="image/png"
+            )
             if "image_png_base64" in p
             else p["text"]
             for p in payload["parts"]
@@ -100,6 +107,10 @@ class GeminiAdapter(APIAdapter):
         except (*_transport_errors(), errors.UnknownApiResponseError, ValueError) as err:
             raise RetryableError(f"{type(err).__name__}: {str(err)[:300]}") from None
         return _reply(response)
+
+
+def _image_part(types, png_base64: str):
+    return types.Part.from_bytes(data=base64.b64decode(png_base64), mime_type="image/png")
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -133,4 +144,3 @@ def _reply(response) -> Reply:
 
 def _name(enum_or_str) -> str:
     return getattr(enum_or_str, "name", None) or str(enum_or_str)
-

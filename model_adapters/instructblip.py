@@ -42,7 +42,9 @@ class InstructBlipAdapter(HFGenerativeAdapter):
         return {
             "pixel_values": torch.cat([s["pixel_values"] for s in single]),
             **_padded(single, "input_ids", "attention_mask", pad_id, left=True),
-            **_padded(single, "qformer_input_ids", "qformer_attention_mask", qformer_pad_id, left=False),
+            **_padded(
+                single, "qformer_input_ids", "qformer_attention_mask", qformer_pad_id, left=False
+            ),
         }
 
 

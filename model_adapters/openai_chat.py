@@ -59,7 +59,10 @@ class OpenAIChatAdapter(APIAdapter):
         content = [
             {
                 "type": "image_url",
-                "image_url": {"url": f"data:image/png;base64,{encode_png(img)}", "detail": self.detail},
+                "image_url": {
+                    "url": f"data:image/png;base64,{encode_png(img)}",
+                    "detail": self.detail,
+                },
             }
             for img in images
         ]

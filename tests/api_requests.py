@@ -1,5 +1,6 @@
 """lmms-eval-shaped requests for the API adapter tests, and a driver run as a separate process
-(``python -m tests.api_requests openai|gemini BASE_URL CACHE_DIR N``) for the kill-and-resume test."""
+for the kill-and-resume test: ``python -m tests.api_requests openai|gemini BASE_URL CACHE_DIR N``.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def make_requests(n: int, gen_kwargs: dict | None = None):
         return [doc["image"]]
 
     requests = [
-        SimpleNamespace(args=(prompt(i), dict(gen_kwargs or GEN_KWARGS), doc_to_visual, i, "t", "s"))
+        SimpleNamespace(
+            args=(prompt(i), dict(gen_kwargs or GEN_KWARGS), doc_to_visual, i, "t", "s")
+        )
         for i in range(n)
     ]
     return requests, {"t": {"s": docs}}

@@ -33,7 +33,11 @@ def gemini_reply(text: str | None, finish_reason: str = "STOP", block: str | Non
     parts = [{"text": text}] if text is not None else []
     return {
         "candidates": [
-            {"content": {"role": "model", "parts": parts}, "finishReason": finish_reason, "index": 0}
+            {
+                "content": {"role": "model", "parts": parts},
+                "finishReason": finish_reason,
+                "index": 0,
+            }
         ],
         "usageMetadata": {"promptTokenCount": 90, "candidatesTokenCount": 3, "totalTokenCount": 93},
         "modelVersion": "gemini-test",

@@ -199,7 +199,7 @@ def test_retry_after_is_honoured(monkeypatch):
         return api_engine.Reply("ok")
 
     engine = api_engine.RequestEngine(EngineSettings(max_retries=3))
-    assert engine.run([{"p": 1}], send, {"m": 1}) == [api_engine.Reply("ok")]
+    assert engine.run(1, lambda i: {"p": i}, send, {"m": 1}) == [api_engine.Reply("ok")]
     assert delays == [7.0]
 
 
