@@ -79,7 +79,7 @@ _INKS = ("red", "blue", "green", "purple", "brown", "black", "orange")  # readab
 _SHAPES = ("circle", "square", "triangle", "star", "diamond")
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven")
 _WORDS = ("STOP", "OPEN", "EXIT", "SALE", "PARK", "CAFE", "BANK", "TAXI", "HOTEL", "SHOP", "FOOD")
-_LETTERS = "ABDEFGHKMPRTY"  # glyphs that stay distinct under JPEG and rotation-free drawing
+_LETTERS = "ABDEFGHKMPRTY"  # no look-alikes such as I/l/1 or O/0
 # photo -> (noun, has an unambiguous up); all but "house" are bundled with scikit-image
 _PHOTOS: dict[str, tuple[str, bool]] = {
     "astronaut": ("an astronaut", True),
@@ -1254,7 +1254,12 @@ def _paths(out: Path) -> SyntheticPaths:
 
 def _claim(out: Path, paths: SyntheticPaths) -> None:
     """Refuse to clobber data this generator did not write, then clear the old output."""
-    ours = (out / _IN_PROGRESS).exists() or (_read_marker(out) or {}).get("generator") == GENERATOR
+    # Ours if marked, interrupted mid-run, or carrying patterns.csv (which the hub data lacks).
+    ours = (
+        (out / _IN_PROGRESS).exists()
+        or (_read_marker(out) or {}).get("generator") == GENERATOR
+        or (paths.mmvp_dir / "patterns.csv").is_file()
+    )
     for d in (paths.mmvp_dir, paths.mmvp_vlm_dir):
         if d.is_dir() and any(d.iterdir()) and not ours:
             raise FileExistsError(f"{d} is not empty and was not written by {GENERATOR}")
