@@ -73,7 +73,6 @@ def build_tiny_llava(out_dir: str | Path, *, seed: int = 0, image_size: int = 32
     from transformers import (
         CLIPImageProcessor,
         CLIPVisionConfig,
-        LlamaConfig,
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaProcessor,
@@ -86,12 +85,7 @@ def build_tiny_llava(out_dir: str | Path, *, seed: int = 0, image_size: int = 32
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
         image_size=image_size, patch_size=patch, projection_dim=32,
     )  # fmt: skip
-    text = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
+    text = tiny_text_config(tokenizer)
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,
@@ -113,6 +107,22 @@ def build_tiny_llava(out_dir: str | Path, *, seed: int = 0, image_size: int = 32
         vision_feature_select_strategy="default",
         num_additional_image_tokens=1,  # CLIP's CLS token, dropped by the "default" strategy
     )
+    return _save(out_dir, model, processor, settings)
+
+
+def tiny_text_config(tokenizer):
+    """A 2-layer Llama for ``tokenizer``; head_dim 64 as vLLM's CPU attention kernels need."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+
+
+def _save(out_dir: Path, model, processor, settings: dict) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
@@ -140,7 +150,6 @@ def build_tiny_instructblip(out_dir: str | Path, *, seed: int = 0, image_size: i
         InstructBlipProcessor,
         InstructBlipQFormerConfig,
         InstructBlipVisionConfig,
-        LlamaConfig,
     )
 
     torch.manual_seed(seed)
@@ -162,12 +171,7 @@ def build_tiny_instructblip(out_dir: str | Path, *, seed: int = 0, image_size: i
         num_attention_heads=2, intermediate_size=64, encoder_hidden_size=32,
         pad_token_id=qformer_tokenizer.pad_token_id,
     )  # fmt: skip
-    text = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
+    text = tiny_text_config(tokenizer)
     config = InstructBlipConfig(
         vision_config=vision.to_dict(),
         qformer_config=qformer.to_dict(),
@@ -177,8 +181,4 @@ def build_tiny_instructblip(out_dir: str | Path, *, seed: int = 0, image_size: i
     )
     model = InstructBlipForConditionalGeneration(config).eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
-    (out_dir / _MARKER).write_text(json.dumps(settings))
-    return out_dir
+    return _save(out_dir, model, processor, settings)
