@@ -1,8 +1,10 @@
-"""``mmvp demo``: the whole pipeline, offline, in about a minute on a laptop CPU.
+"""``mmvp demo``: the whole pipeline, offline, in a few minutes on a laptop CPU.
 
-Synthetic MMVP data (``mmvp synth``) + a tiny random LLaVA checkpoint -> the real ``lmms-eval`` CLI
-on ``mmvp`` and its two ablations -> the results file checked and printed as a table. Data and
-checkpoint are reused on later runs. A random model's answers are noise: the point is the path.
+Synthetic MMVP data (``mmvp synth``) -> a tiny Mixture-of-Features checkpoint trained for a few
+steps on other synthetic data (``mof_models.train``) -> the real ``lmms-eval`` CLI with the
+``mof_llava`` model on ``mmvp`` and its two ablations -> the results file checked and printed as a
+table. Data and checkpoint are reused on later runs. A tiny model's answers say nothing about MoF:
+the point is the path.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from mmvp_tasks.synth import ensure_synthetic_data
 logger = logging.getLogger(__name__)
 
 
-def lmms_eval_command(checkpoint: Path, tasks: str, output: Path, limit: int | None) -> list[str]:
+def lmms_eval_command(
+    checkpoint: Path, tasks: str, output: Path, limit: int | None, model: str = "mmvp_llava"
+) -> list[str]:
     command = [
         sys.executable, "-m", "lmms_eval",
-        "--model", "mmvp_llava",
+        "--model", model,
         "--model_args", f"pretrained={checkpoint},device=cpu,dtype=float32",
         "--tasks", tasks,
         "--batch_size", "16",
@@ -34,13 +38,13 @@ def lmms_eval_command(checkpoint: Path, tasks: str, output: Path, limit: int | N
 
 
 def run_demo(workdir: Path, *, tasks: str = "mmvp_ablation", limit: int | None = None) -> int:
-    from model_adapters.tiny import build_tiny_llava
+    from mof_models.tiny import build_trained_tiny_mof
 
     data = ensure_synthetic_data(workdir / "data")
-    checkpoint = build_tiny_llava(workdir / "tiny-llava")
+    checkpoint = build_trained_tiny_mof(workdir / "tiny-mof")
     output = workdir / "results"
     env = {**os.environ, "MMVP_DATA_DIR": str(data.mmvp_dir), "HF_HUB_OFFLINE": "1"}
-    command = lmms_eval_command(checkpoint, tasks, output, limit)
+    command = lmms_eval_command(checkpoint, tasks, output, limit, model="mof_llava")
     logger.info("running: %s", " ".join(command))
     started = time.time()
     completed = subprocess.run(command, env=env)

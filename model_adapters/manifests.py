@@ -11,6 +11,7 @@ MODELS = {
     "mmvp_openai": "model_adapters.openai_chat.OpenAIChatAdapter",
     "mmvp_gemini": "model_adapters.gemini.GeminiAdapter",
     "mmvp_instructblip": "model_adapters.instructblip.InstructBlipAdapter",
+    "mof_llava": "model_adapters.mof_llava.MofLlavaAdapter",
 }
 ALIASES = {"mmvp_openai": ("mmvp_gpt4v",)}
 

@@ -96,7 +96,7 @@ def test_demo_prints_a_results_table(tmp_path):
         assert f"\n{task} " in table
     assert "pair acc" in table and "corrected" in table
     assert (tmp_path / "data" / "SYNTHETIC.json").is_file()
-    assert (tmp_path / "tiny-llava" / "config.json").is_file()
+    assert (tmp_path / "tiny-mof" / "final" / "config.json").is_file()
 
 
 def test_mmvp_help_lists_the_commands():

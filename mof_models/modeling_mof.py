@@ -1,0 +1,243 @@
+"""Mixture-of-Features LLaVA: CLIP and/or DINOv2 features -> adapters -> a causal LM.
+
+Tong et al., "Eyes Wide Shut?" (CVPR 2024), Section 5 and Fig. 8. Shapes, for ``B`` images of
+``image_size`` px and ``N = (image_size / patch) ** 2`` patches per encoder:
+
+* ``pixel_values``: ``(B, 3, image_size, image_size)``, CLIP-normalised (one tensor feeds both
+  towers, as in the released fork).
+* CLIP features: ``(B, N, clip_width)`` from layer ``clip_feature_layer``, CLS dropped.
+* DINOv2 features: ``(B, N, dino_width)``, last block before the final norm, CLS dropped.
+* image features: ``(B, num_image_tokens, lm_width)`` with ``num_image_tokens`` = ``2N``
+  (interleave), ``N`` (additive, clip_only, dino_only).
+
+The text carries ``num_image_tokens`` copies of the ``<image>`` token per image (the processor
+expands them); their embeddings are replaced by the image features with ``masked_scatter``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AutoModel, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.cache_utils import Cache
+from transformers.utils import ModelOutput
+
+from mof_models import _register_model
+from mof_models.configuration_mof import IMAGENET_MEAN, IMAGENET_STD, MofConfig
+
+
+@dataclass
+class MofCausalLMOutputWithPast(ModelOutput):
+    """LM outputs plus ``image_hidden_states``: ``(B, num_image_tokens, lm_width)`` or None."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    past_key_values: Cache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+    image_hidden_states: torch.Tensor | None = None
+
+
+class MofProjector(nn.Module):
+    """LLaVA-1.5's ``mlp2x_gelu`` adapter: Linear -> GELU -> Linear into the LM width."""
+
+    def __init__(self, in_features: int, out_features: int, act: str) -> None:
+        super().__init__()
+        self.linear_1 = nn.Linear(in_features, out_features)
+        self.act = ACT2FN[act]
+        self.linear_2 = nn.Linear(out_features, out_features)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear_2(self.act(self.linear_1(features)))
+
+
+def interleave_features(clip: torch.Tensor, dino: torch.Tensor) -> torch.Tensor:
+    """``(B, N, D)`` x 2 -> ``(B, 2N, D)`` ordered ``[c0, d0, c1, d1, ...]`` (I-MoF, CLIP first)."""
+    return torch.stack((clip, dino), dim=2).flatten(1, 2)
+
+
+def _is_prefill(past_key_values: Cache | None) -> bool:
+    return past_key_values is None or past_key_values.get_seq_length() == 0
+
+
+class MofPreTrainedModel(PreTrainedModel):
+    config_class = MofConfig
+    config: MofConfig
+    base_model_prefix = ""
+    main_input_name = "input_ids"
+    input_modalities = ("image", "text")
+    supports_gradient_checkpointing = True
+    _skip_keys_device_placement = ["past_key_values"]
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+
+
+class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
+    """Towers (``clip_tower``, ``dino_tower``), adapters (``clip_projector``, ``dino_projector``
+    or, for ``additive``, ``mixed_projector``) and ``language_model`` (a full causal LM)."""
+
+    def __init__(self, config: MofConfig) -> None:
+        super().__init__(config)
+        lm_width = config.text_config.hidden_size
+        act = config.projector_hidden_act
+        self.clip_tower = AutoModel.from_config(config.clip_config) if config.uses_clip else None
+        self.dino_tower = AutoModel.from_config(config.dino_config) if config.uses_dino else None
+        self.clip_projector = self.dino_projector = self.mixed_projector = None
+        if config.mixing in ("interleave", "clip_only"):
+            self.clip_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+        if config.mixing in ("interleave", "dino_only"):
+            self.dino_projector = MofProjector(config.dino_config.hidden_size, lm_width, act)
+        if config.mixing == "additive":
+            self.mixed_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+        self.language_model = AutoModelForCausalLM.from_config(config.text_config)
+        self.post_init()
+
+    # ---------------------------------------------------------------- plumbing
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.language_model.get_output_embeddings()
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_output_embeddings(value)
+
+    def projectors(self) -> list[MofProjector]:
+        """The adapters this mixing mode uses (what stage 1 trains)."""
+        found = (self.clip_projector, self.dino_projector, self.mixed_projector)
+        return [p for p in found if p is not None]
+
+    def towers(self) -> list[nn.Module]:
+        return [t for t in (self.clip_tower, self.dino_tower) if t is not None]
+
+    # ---------------------------------------------------------------- image features
+
+    def clip_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``(B, N, clip_width)``: hidden state ``clip_feature_layer``, CLS dropped (LLaVA)."""
+        out = self.clip_tower(pixel_values.to(self.clip_tower.dtype), output_hidden_states=True)
+        features = out.hidden_states[self.config.clip_feature_layer]
+        return features[:, 1:] if self.config.clip_has_cls else features
+
+    def dino_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``(B, N, dino_width)``: by default the last block's output before DINOv2's final
+        LayerNorm (the fork's ``x_prenorm``), CLS dropped. ``hidden_states[-1]`` is that output:
+        ``Dinov2Model`` applies ``layernorm`` only to build ``last_hidden_state``."""
+        pixel_values = self._dino_pixel_values(pixel_values.to(self.dino_tower.dtype))
+        if self.config.dino_feature == "last_hidden_state":
+            return self.dino_tower(pixel_values).last_hidden_state[:, 1:]
+        return self.dino_tower(pixel_values, output_hidden_states=True).hidden_states[-1][:, 1:]
+
+    def _dino_pixel_values(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """CLIP-normalised input as is (the fork), or re-normalised with ImageNet statistics."""
+        if self.config.dino_normalization == "clip":
+            return pixel_values
+        # x_in = (x * std_clip + mean_clip - mean_in) / std_in, one affine map per channel
+        stats = torch.tensor(
+            (self.config.image_mean, self.config.image_std, IMAGENET_MEAN, IMAGENET_STD),
+            dtype=torch.float32,
+            device=pixel_values.device,
+        ).view(4, 1, 3, 1, 1)
+        mean, std, mean_in, std_in = stats
+        scale, shift = std / std_in, (mean - mean_in) / std_in
+        return (pixel_values * scale + shift).to(pixel_values.dtype)
+
+    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` -> ``(B, num_image_tokens, lm_width)`` for the configured mixing."""
+        self._check_resolution(pixel_values)
+        mixing = self.config.mixing
+        if mixing == "clip_only":
+            return self.clip_projector(self.clip_features(pixel_values))
+        if mixing == "dino_only":
+            return self.dino_projector(self.dino_features(pixel_values))
+        clip, dino = self.clip_features(pixel_values), self.dino_features(pixel_values)
+        if mixing == "additive":  # A-MoF: mix before the single adapter
+            alpha = self.config.alpha
+            return self.mixed_projector(alpha * clip + (1.0 - alpha) * dino.to(clip.dtype))
+        return interleave_features(self.clip_projector(clip), self.dino_projector(dino))
+
+    def _check_resolution(self, pixel_values: torch.Tensor) -> None:
+        size = self.config.image_size
+        if pixel_values.ndim != 4 or tuple(pixel_values.shape[-2:]) != (size, size):
+            raise ValueError(
+                f"pixel_values must be (num_images, 3, {size}, {size}) for this checkpoint, got "
+                f"{tuple(pixel_values.shape)}; preprocess with the checkpoint's processor"
+            )
+
+    def _merge_image_features(
+        self, input_ids: torch.Tensor, inputs_embeds: torch.Tensor, image_features: torch.Tensor
+    ) -> torch.Tensor:
+        """Put the features where the ``<image>`` tokens are, after checking their numbers."""
+        mask = input_ids == self.config.image_token_id  # (batch, seq)
+        n_tokens = int(mask.sum())
+        n_images, per_image = image_features.shape[:2]
+        if n_tokens != n_images * per_image:
+            raise ValueError(
+                f"the text has {n_tokens} image tokens but {n_images} image(s) give "
+                f"{n_images * per_image} features ({per_image} per image for "
+                f"mixing={self.config.mixing!r}); each <image> must be expanded to {per_image} "
+                "tokens, which MofProcessor does"
+            )
+        features = image_features.to(inputs_embeds.device, inputs_embeds.dtype)
+        return inputs_embeds.masked_scatter(mask.unsqueeze(-1), features)
+
+    # ---------------------------------------------------------------- forward
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs,
+    ) -> MofCausalLMOutputWithPast:
+        """``labels`` follow the causal-LM convention (-100 = ignored; image tokens should be)."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids and inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+        image_features = None
+        if pixel_values is not None:
+            if input_ids is None:
+                raise ValueError("pixel_values need input_ids to locate the image tokens")
+            image_features = self.get_image_features(pixel_values)
+            inputs_embeds = self._merge_image_features(input_ids, inputs_embeds, image_features)
+        elif input_ids is not None and _is_prefill(past_key_values):  # decode steps: no check
+            if bool((input_ids == self.config.image_token_id).any()):
+                raise ValueError("the text has image tokens but no pixel_values were given")
+        outputs = self.language_model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            labels=labels,
+            use_cache=use_cache,
+            logits_to_keep=logits_to_keep,
+            **kwargs,
+        )
+        return MofCausalLMOutputWithPast(
+            loss=outputs.loss,
+            logits=outputs.logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            image_hidden_states=image_features,
+        )
+
+
+__all__ = ["MofForConditionalGeneration", "MofPreTrainedModel", "MofProjector"]
+
+_register_model()  # AutoModelForImageTextToText knows the class as soon as it exists

@@ -1,0 +1,60 @@
+"""Processor of the Mixture-of-Features LLaVA: one image processor, a tokenizer, a chat template.
+
+The image processor (the CLIP tower's own, e.g. ``openai/clip-vit-large-patch14``) produces the
+CLIP-normalised ``pixel_values`` that both towers consume. Every ``<image>`` in the text becomes
+``num_image_tokens`` placeholder tokens (``MofConfig.num_image_tokens``: 512 for I-MoF at 224 px),
+which the model replaces with image features.
+"""
+
+from __future__ import annotations
+
+from transformers import ProcessorMixin
+from transformers.processing_utils import MultiModalData
+
+from mof_models import _register_processor
+
+
+class MofProcessor(ProcessorMixin):
+    def __init__(
+        self,
+        image_processor=None,
+        tokenizer=None,
+        num_image_tokens: int | None = None,
+        chat_template: str | None = None,
+        image_token: str = "<image>",
+        **kwargs,
+    ) -> None:
+        r"""
+        num_image_tokens (`int`):
+            Placeholder tokens per image; take it from the model: ``config.num_image_tokens``.
+        image_token (`str`, defaults to `"<image>"`):
+            The placeholder; the tokenizer's ``image_token`` wins when it defines one.
+        """
+        if not isinstance(num_image_tokens, int) or num_image_tokens <= 0:
+            raise ValueError(
+                f"num_image_tokens must be a positive int (MofConfig.num_image_tokens), got "
+                f"{num_image_tokens!r}"
+            )
+        self.num_image_tokens = num_image_tokens
+        self.image_token = getattr(tokenizer, "image_token", None) or image_token
+        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
+        if self.image_token_id == tokenizer.unk_token_id:
+            raise ValueError(f"the tokenizer has no {self.image_token!r} token")
+        super().__init__(image_processor, tokenizer, chat_template=chat_template)
+
+    def replace_image_token(self, image_inputs: dict, image_idx: int, **kwargs) -> str:
+        return self.image_token * self.num_image_tokens
+
+    def _get_num_multimodal_tokens(self, image_sizes=None, **kwargs) -> MultiModalData:
+        """Placeholder tokens per image: constant, every image is resized to ``image_size``."""
+        if image_sizes is None:
+            return MultiModalData()
+        count = len(image_sizes)
+        return MultiModalData(
+            num_image_tokens=[self.num_image_tokens] * count, num_image_patches=[1] * count
+        )
+
+
+__all__ = ["MofProcessor"]
+
+_register_processor()  # AutoProcessor knows the class as soon as it exists

@@ -1,0 +1,124 @@
+"""Tiny random MoF checkpoints built from configs, for tests, the debug config and the demo.
+
+Same code paths as real checkpoints (``save_pretrained`` / Auto classes), small random weights:
+CLIP 32-wide and DINOv2 48-wide (32 for ``additive``, which needs equal widths), 2 layers each,
+32 px images in 8 px patches (16 tokens per encoder), a 2-layer Llama of width 128. The tokenizer
+and chat template are the project's tiny LLaVA ones (``model_adapters.tiny``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from model_adapters.tiny import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE, build_tokenizer
+
+_MARKER = "tiny_mof_checkpoint.json"
+PATCH = 8
+
+
+def tiny_mof_config(mixing: str = "interleave", *, image_size: int = 32, tokenizer=None, **kw):
+    """A valid tiny ``MofConfig``; ``kw`` overrides top-level fields (``alpha``, ...)."""
+    from transformers import CLIPVisionConfig, Dinov2Config, LlamaConfig
+
+    from mof_models.configuration_mof import CLIP_MIXINGS, DINO_MIXINGS, MofConfig
+
+    tokenizer = tokenizer or build_tokenizer()
+    clip = CLIPVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        image_size=image_size, patch_size=PATCH, projection_dim=32,
+    )  # fmt: skip
+    dino = Dinov2Config(
+        hidden_size=32 if mixing == "additive" else 48, num_hidden_layers=2,
+        num_attention_heads=2, mlp_ratio=2, image_size=image_size, patch_size=PATCH,
+    )  # fmt: skip
+    text = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, head_dim=64, max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False,
+    )  # fmt: skip
+    return MofConfig(
+        clip_config=clip if mixing in CLIP_MIXINGS else None,
+        dino_config=dino if mixing in DINO_MIXINGS else None,
+        text_config=text,
+        mixing=mixing,
+        image_size=image_size,
+        image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
+        **kw,
+    )
+
+
+def tiny_mof_processor(config, tokenizer=None):
+    from transformers import CLIPImageProcessor
+
+    from mof_models.processing_mof import MofProcessor
+
+    size = config.image_size
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": size},
+        crop_size={"height": size, "width": size},
+        image_mean=list(config.image_mean),
+        image_std=list(config.image_std),
+    )
+    return MofProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer or build_tokenizer(),
+        num_image_tokens=config.num_image_tokens,
+        chat_template=LLAVA_CHAT_TEMPLATE,
+    )
+
+
+def build_tiny_mof(mixing: str = "interleave", *, seed: int = 0, image_size: int = 32, **kw):
+    """``(model, processor)``: a random tiny MoF model (eval mode) and its processor."""
+    import torch
+
+    from mof_models.modeling_mof import MofForConditionalGeneration
+
+    tokenizer = build_tokenizer()
+    config = tiny_mof_config(mixing, image_size=image_size, tokenizer=tokenizer, **kw)
+    torch.manual_seed(seed)
+    model = MofForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tiny_mof_processor(config, tokenizer)
+
+
+def save_tiny_mof(out_dir: str | Path, mixing: str = "interleave", *, seed: int = 0) -> Path:
+    """Save a tiny MoF checkpoint to ``out_dir`` (reused when already complete)."""
+    out_dir = Path(out_dir)
+    settings = {"kind": "mof", "mixing": mixing, "seed": seed}
+    marker = out_dir / _MARKER
+    if marker.is_file() and json.loads(marker.read_text()) == settings:
+        return out_dir
+    model, processor = build_tiny_mof(mixing, seed=seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    marker.write_text(json.dumps(settings))  # last: marks the directory complete
+    return out_dir
+
+
+def build_trained_tiny_mof(
+    workdir: str | Path, *, mixing: str = "interleave", steps: int = 20
+) -> Path:
+    """Train a tiny MoF for ``steps`` steps with the debug config on synthetic MMVP-style data
+    (seed 1, so not the seed-0 evaluation set); return ``workdir/final`` (reused if present)."""
+    from mof_models.checkpoints import FINAL_DIR
+    from mof_models.train import train
+    from mof_models.train_config import load_config
+
+    workdir = Path(workdir)
+    final = workdir / FINAL_DIR
+    if (final / "config.json").is_file():
+        return final
+    config = load_config(
+        Path(__file__).parent / "configs" / "tiny_debug.yaml",
+        overrides={
+            "model.tiny.mixing": mixing,
+            "data.synthetic.dir": str(workdir / "train-data"),
+            "training.output_dir": str(workdir),
+            "training.max_steps": steps,
+            "training.save_steps": steps,
+        },
+    )
+    return train(config)

@@ -1,0 +1,206 @@
+"""LLaVA conversation data: validation errors, label masks, image tokens, collation, sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from mof_models.data import (
+    IGNORE_INDEX,
+    ConversationEncoder,
+    DataError,
+    MofDataCollator,
+    build_dataset,
+    load_records,
+    parse_record,
+    parse_records,
+    synthetic_conversations,
+)
+from tests.mof_fixtures import (
+    images,
+    synthetic_train_dir_fixture,  # noqa: F401 (fixtures)
+    tiny_mof_models_fixture,  # noqa: F401
+)
+
+
+@pytest.fixture(scope="module")
+def processor(tiny_mof_models):
+    return tiny_mof_models["interleave"][1]
+
+
+def record(*turns, image="a.jpg", **extra):
+    speakers = ["human", "gpt"] * len(turns)
+    return {
+        "id": "r1",
+        **({"image": image} if image else {}),
+        "conversations": [{"from": s, "value": v} for s, v in zip(speakers, turns)],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ([], r"record 3: expected an object, got list"),
+        ({"id": 7}, r"record 3 \(id 7\): field 'conversations' must be a non-empty list"),
+        (
+            {"id": "x", "conversations": [{"from": "bot", "value": "hi"}]},
+            r"conversations\[0\]\.from must be 'human' .* got 'bot'",
+        ),
+        (record("<image>\nQ", ""), r"conversations\[1\]\.value must be a non-empty string"),
+        (record("<image>\nQ"), "must end with a gpt turn"),
+        (record("Q", "A"), r"needs exactly one <image> in its human turns, found 0"),
+        (record("<image>\nQ", "A", image=None), "has <image> but the record has no 'image'"),
+        (record("<image>\nQ", "<image> A"), "<image> appears in a gpt turn"),
+        (record("<image>\nQ", "A", image=3), "field 'image' must be a path or an image"),
+    ],
+)
+def test_malformed_records_name_record_and_field(bad, message):
+    with pytest.raises(DataError, match=message):
+        parse_record(bad, 3)
+
+
+def test_all_problems_are_reported_with_missing_images(tmp_path):
+    images(1)[0].save(tmp_path / "a.jpg")
+    records = [record("<image>\nQ", "A"), record("<image>\nQ", "A", image="gone.jpg"), {"id": 9}]
+    with pytest.raises(DataError) as err:
+        parse_records(records, tmp_path)
+    text = str(err.value)
+    assert text.startswith("2 bad record(s)")
+    assert f"record 1 (id 'r1'): image file {tmp_path / 'gone.jpg'} not found" in text
+    assert "record 2 (id 9): field 'conversations'" in text
+
+
+def test_load_records_json_and_jsonl(tmp_path):
+    (tmp_path / "d.json").write_text(json.dumps([record("<image>\nQ", "A")]))
+    (tmp_path / "d.jsonl").write_text(json.dumps(record("<image>\nQ", "A")) + "\n\n")
+    assert load_records(tmp_path / "d.json") == load_records(tmp_path / "d.jsonl")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(DataError, match="not valid JSON"):
+        load_records(tmp_path / "bad.json")
+
+
+def learned_text(processor, ids, labels):
+    kept = [i for i, label in zip(ids, labels) if label != IGNORE_INDEX]
+    assert kept == [label for label in labels if label != IGNORE_INDEX]  # labels are the ids
+    return processor.tokenizer.decode(kept)
+
+
+def test_only_assistant_tokens_are_learned(processor):
+    encoder = ConversationEncoder(processor, conversation_format="chat", max_length=512)
+    conv = parse_record(record("What colour?\n<image>", "Red", "And now?", "Blue Left"), 0)
+    ids, labels = encoder.encode(conv)
+    assert learned_text(processor, ids, labels) == " Red</s> Blue Left</s>"
+    assert ids.count(processor.image_token_id) == 32  # one <image> -> num_image_tokens
+    # the prompt is exactly what inference feeds: the chat template with <image> first
+    first_prompt = processor.apply_chat_template(
+        [
+            {
+                "role": "user",
+                "content": [{"type": "image"}, {"type": "text", "text": "What colour?"}],
+            }
+        ],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    prompt_ids = processor(images=images(1), text=first_prompt)["input_ids"][0]
+    assert ids[: len(prompt_ids)] == list(prompt_ids)
+
+
+def test_plain_format_learns_the_caption(processor):
+    encoder = ConversationEncoder(processor, conversation_format="plain", max_length=512)
+    ids, labels = encoder.encode(parse_record(record("<image>\nDescribe.", "A red square."), 0))
+    assert learned_text(processor, ids, labels) == "A red square.\n"
+    assert ids[0] == processor.tokenizer.bos_token_id and ids[1] == processor.image_token_id
+
+
+def test_truncation_never_cuts_the_image(processor):
+    conv = parse_record(record("<image>\nQ", "A long answer " * 20), 0)
+    ids, labels = ConversationEncoder(processor, conversation_format="chat", max_length=60).encode(
+        conv
+    )
+    assert len(ids) == len(labels) == 60
+    with pytest.raises(DataError, match="max_length=20 would cut the image tokens"):
+        ConversationEncoder(processor, conversation_format="chat", max_length=20).encode(conv)
+    long_prompt = parse_record(record("<image>\n" + "Is it up? " * 30, "A"), 0)
+    with pytest.raises(DataError, match="no assistant tokens within max_length=60"):
+        ConversationEncoder(processor, conversation_format="chat", max_length=60).encode(
+            long_prompt
+        )
+
+
+def test_dataset_and_collator(processor, tmp_path):
+    images(1)[0].save(tmp_path / "a.jpg")
+    records = [record("<image>\nQ", "A"), record("Text only?", "Yes", image=None)]
+    dataset = build_dataset(
+        records, processor, image_folder=tmp_path, conversation_format="chat", max_length=256
+    )
+    items = [dataset[0], dataset[1]]
+    assert items[0]["pixel_values"].shape == (3, 32, 32) and items[1]["pixel_values"] is None
+    batch = MofDataCollator(pad_token_id=processor.tokenizer.pad_token_id)(items)
+    assert batch["pixel_values"].shape == (1, 3, 32, 32)  # only records with an image
+    n0 = len(items[0]["input_ids"])
+    assert batch["input_ids"].shape == (2, n0) and batch["attention_mask"][0].all()
+    short = len(items[1]["input_ids"])
+    assert batch["attention_mask"][1].tolist() == [1] * short + [0] * (n0 - short)  # right pad
+    assert (batch["labels"][1, short:] == IGNORE_INDEX).all()
+    assert (batch["input_ids"] == processor.image_token_id).sum() == 32
+
+
+def test_unreadable_image_names_the_record(processor, tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"not a jpeg")
+    dataset = build_dataset(
+        [record("<image>\nQ", "A")],
+        processor,
+        image_folder=tmp_path,
+        conversation_format="chat",
+        max_length=256,
+    )
+    with pytest.raises(DataError, match=r"record 0 \(id 'r1'\): cannot read its image"):
+        dataset[0]
+
+
+def test_synthetic_conversations_use_the_mmvp_prompt(synthetic_train_dir):
+    records = synthetic_conversations(synthetic_train_dir.mmvp_dir)
+    assert len(records) == 300
+    first = records[0]["conversations"]
+    assert first[0]["value"].startswith("<image>\n")
+    assert first[0]["value"].endswith(
+        "\nAnswer with the option's letter from the given choices directly."
+    )
+    assert first[1]["value"] in ("A", "B")
+    assert (synthetic_train_dir.mmvp_dir / records[0]["image"]).is_file()
+    assert parse_records(records, synthetic_train_dir.mmvp_dir)
+
+
+def test_hub_dataset_with_embedded_images(processor, tmp_path):
+    import datasets
+
+    from mof_models.train import load_training_data
+    from mof_models.train_config import DataSettings
+
+    rows = [
+        {"image": images(1)[0], "conversations": record("<image>\nQ", "B")["conversations"]},
+        {"image": images(2)[1], "conversations": record("<image>\nR", "A")["conversations"]},
+    ]
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "conversations": [
+                {"from": datasets.Value("string"), "value": datasets.Value("string")}
+            ],
+        }
+    )
+    datasets.Dataset.from_list(rows, features=features).to_parquet(tmp_path / "train.parquet")
+    settings = DataSettings(
+        hub={"path": "parquet", "data_files": str(tmp_path / "train.parquet"), "split": "train"}
+    )
+    dataset = load_training_data(settings, processor)
+    item = dataset[1]
+    assert item["pixel_values"].shape == (3, 32, 32)
+    assert torch.equal(
+        item["pixel_values"],
+        processor.image_processor(images=[images(2)[1]], return_tensors="pt")["pixel_values"][0],
+    )
