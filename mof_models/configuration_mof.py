@@ -13,8 +13,6 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-from mof_models import _register_config
-
 MIXINGS = ("interleave", "additive", "clip_only", "dino_only")
 CLIP_MIXINGS = ("interleave", "additive", "clip_only")
 DINO_MIXINGS = ("interleave", "additive", "dino_only")
@@ -204,5 +202,3 @@ def _patch(config: PreTrainedConfig) -> int:
 
 
 __all__ = ["MofConfig"]
-
-_register_config()  # AutoConfig knows "mof_llava" as soon as the class exists

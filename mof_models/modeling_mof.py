@@ -25,7 +25,6 @@ from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.utils import ModelOutput
 
-from mof_models import _register_model
 from mof_models.configuration_mof import IMAGENET_MEAN, IMAGENET_STD, MofConfig
 
 
@@ -239,5 +238,3 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
 
 
 __all__ = ["MofForConditionalGeneration", "MofPreTrainedModel", "MofProjector"]
-
-_register_model()  # AutoModelForImageTextToText knows the class as soon as it exists

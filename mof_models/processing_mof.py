@@ -11,8 +11,6 @@ from __future__ import annotations
 from transformers import ProcessorMixin
 from transformers.processing_utils import MultiModalData
 
-from mof_models import _register_processor
-
 
 class MofProcessor(ProcessorMixin):
     def __init__(
@@ -56,5 +54,3 @@ class MofProcessor(ProcessorMixin):
 
 
 __all__ = ["MofProcessor"]
-
-_register_processor()  # AutoProcessor knows the class as soon as it exists

@@ -186,9 +186,8 @@ def test_generate_batched_equals_one_by_one(tiny_mof_models):
 
 
 _IMPORT_CHECK = """
-import sys, time
+import sys
 {first}
-assert "torch" not in sys.modules and "transformers" not in sys.modules, "import is not cheap"
 {second}
 model = AutoModelForImageTextToText.from_pretrained(sys.argv[1])
 processor = AutoProcessor.from_pretrained(sys.argv[1])
@@ -202,8 +201,6 @@ def test_import_mof_models_registers_the_auto_classes(tiny_mof_dir, mof_first):
     auto = "from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor"
     first, second = ("import mof_models", auto) if mof_first else ("", f"{auto}\nimport mof_models")
     script = _IMPORT_CHECK.format(first=first, second=second)
-    if not mof_first:
-        script = script.replace('assert "torch"', "pass  #")
     done = subprocess.run(
         [sys.executable, "-c", script, str(tiny_mof_dir)],
         capture_output=True, text=True, cwd=REPO, timeout=300,
