@@ -2,6 +2,7 @@
 
 mmvp synth --out DIR       write the offline synthetic MMVP / MMVP-VLM data set
 mmvp demo                  synthetic data + tiny model -> lmms-eval CLI -> results table
+mmvp correlate --encoder [NAME=]RESULTS --mllm NAME=RESULTS    Pearson r + chart
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+
+from mmvp_tasks import correlate
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -44,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tasks", default="mmvp_ablation", help="lmms-eval task or group names")
     demo.add_argument("--limit", type=int, default=None, help="documents per task (testing)")
     demo.set_defaults(run=_demo)
+
+    correlate.add_parser(commands)
     return parser
 
 

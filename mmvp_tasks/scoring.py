@@ -4,7 +4,7 @@ The official metric is **pair accuracy**: a pair counts only when both of its qu
 (denominator: complete pairs, 150 on the full set; random guessing scores 25 %, a constant answer
 0 %). Pairs are grouped by ``Index`` (``(Index - 1) // 2``), never by the order results arrive in.
 A pair with a question missing (``--limit``), failed or refused is not scored; such pairs are
-counted (``incomplete_pairs``, ``failed_requests``, ``refusals``) instead of silently dropped. Question
+counted (``incomplete_pairs``, ``failed_requests``, ``refusals``), not silently dropped. Question
 accuracy is secondary and labelled as such. Values are fractions in [0, 1], as in lmms-eval's
 built-in task.
 """

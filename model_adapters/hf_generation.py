@@ -146,9 +146,7 @@ class HFGenerativeAdapter(lmms):
         if not settings.get("temperature"):
             settings.pop("temperature", None)
             settings["do_sample"] = False
-        inputs = {k: v.to(self._device) for k, v in self._inputs(prompts, images).items()}
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        inputs = self._on_device(self._inputs(prompts, images))
         with torch.inference_mode():
             output = self.model.generate(**inputs, **settings)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
@@ -164,9 +162,7 @@ class HFGenerativeAdapter(lmms):
             continuations.append(target if isinstance(target, str) else target(doc))
             images.append([v for v in doc_to_visual(doc) if v is not None])
         inputs, lengths = self._loglikelihood_inputs(contexts, continuations, images)
-        inputs = {k: v.to(self._device) for k, v in inputs.items()}
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        inputs = self._on_device(inputs)
         with torch.inference_mode():
             logits = self.model(**inputs).logits  # (batch, seq, vocab)
         scores = [
@@ -176,6 +172,13 @@ class HFGenerativeAdapter(lmms):
             for row, n in enumerate(lengths)
         ]
         return list(zip(contexts, continuations)), scores
+
+    def _on_device(self, inputs) -> dict:
+        """Model inputs on the model's device; images in the model's dtype."""
+        inputs = {k: v.to(self._device) for k, v in inputs.items()}
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        return inputs
 
     def _visuals(self, args: tuple) -> list:
         _ctx, _gen, doc_to_visual, doc_id, task, split = args

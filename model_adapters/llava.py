@@ -17,11 +17,9 @@ class LlavaAdapter(HFGenerativeAdapter):
         super().__init__(pretrained, **kwargs)
 
     def _load(self, pretrained, *, chat_template=None, attn_implementation=None, **kwargs):
-        from transformers import AutoProcessor, LlavaForConditionalGeneration
+        from transformers import AutoProcessor
 
-        model = LlavaForConditionalGeneration.from_pretrained(
-            pretrained, attn_implementation=attn_implementation, **kwargs
-        )
+        model = self._load_model(pretrained, attn_implementation=attn_implementation, **kwargs)
         kwargs.pop("dtype")
         processor = AutoProcessor.from_pretrained(pretrained, **kwargs)
         processor.tokenizer.padding_side = "left"  # batched generation continues on the right
@@ -32,6 +30,11 @@ class LlavaAdapter(HFGenerativeAdapter):
                 f"{pretrained} has no chat template; pass one with chat_template=... in model_args"
             )
         return model, processor
+
+    def _load_model(self, pretrained, **kwargs):
+        from transformers import LlavaForConditionalGeneration
+
+        return LlavaForConditionalGeneration.from_pretrained(pretrained, **kwargs)
 
     def _inputs(self, prompts, images):
         conversations = [

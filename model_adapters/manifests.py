@@ -12,6 +12,8 @@ MODELS = {
     "mmvp_gemini": "model_adapters.gemini.GeminiAdapter",
     "mmvp_instructblip": "model_adapters.instructblip.InstructBlipAdapter",
     "mof_llava": "model_adapters.mof_llava.MofLlavaAdapter",
+    "mmvp_clip": "model_adapters.clip.ClipAdapter",
+    "mmvp_open_clip": "model_adapters.clip.OpenClipAdapter",
 }
 ALIASES = {"mmvp_openai": ("mmvp_gpt4v",)}
 

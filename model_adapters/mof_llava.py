@@ -20,26 +20,15 @@ class MofLlavaAdapter(LlavaAdapter):
     def __init__(self, pretrained: str, **kwargs) -> None:
         super().__init__(pretrained, **kwargs)
 
-    def _load(self, pretrained, *, chat_template=None, attn_implementation=None, **kwargs):
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+    def _load_model(self, pretrained, **kwargs):
+        from transformers import AutoModelForImageTextToText
 
-        import mof_models  # registers the MoF classes with the Auto classes below
+        import mof_models  # registers the MoF classes with the Auto classes
 
-        model = AutoModelForImageTextToText.from_pretrained(
-            pretrained, attn_implementation=attn_implementation, **kwargs
-        )
+        model = AutoModelForImageTextToText.from_pretrained(pretrained, **kwargs)
         if not isinstance(model, mof_models.MofForConditionalGeneration):
             raise ValueError(
                 f"{pretrained} is a {type(model).__name__}, not a MoF checkpoint "
                 "(model_type 'mof_llava'); use mmvp_llava for LLaVA checkpoints"
             )
-        kwargs.pop("dtype")
-        processor = AutoProcessor.from_pretrained(pretrained, **kwargs)
-        processor.tokenizer.padding_side = "left"  # batched generation continues on the right
-        if chat_template is not None:
-            processor.chat_template = chat_template
-        if not processor.chat_template:
-            raise ValueError(
-                f"{pretrained} has no chat template; pass one with chat_template=... in model_args"
-            )
-        return model, processor
+        return model

@@ -1,0 +1,311 @@
+"""``mmvp_clip`` and ``mmvp_open_clip``: image-text encoders (CLIP, SigLIP, DFN, MetaCLIP, EVA-CLIP)
+on ``loglikelihood`` tasks such as ``mmvp_vlm``.
+
+    lmms-eval --model mmvp_clip --model_args pretrained=openai/clip-vit-large-patch14 \
+        --tasks mmvp_vlm --batch_size 32
+    lmms-eval --model mmvp_clip --model_args pretrained=google/siglip-so400m-patch14-384 ...
+    lmms-eval --model mmvp_open_clip --model_args model_name=ViT-H-14-quickgelu,pretrained=dfn5b ...
+    lmms-eval --model mmvp_open_clip \
+        --model_args model_name=EVA02-E-14-plus,pretrained=laion2b_s9b_b144k ...
+
+``mmvp_clip`` loads any transformers dual encoder through ``AutoModel`` (the class follows the
+config's ``model_type``: ``CLIPModel``, ``SiglipModel``, ...) with ``get_image_features``,
+``get_text_features`` and ``logit_scale`` (and ``logit_bias`` for sigmoid models).
+``mmvp_open_clip`` loads open_clip models by architecture name and pretrained tag or file
+(``open_clip.list_pretrained()``), or ``hf-hub:org/repo`` / ``local-dir:/path`` names.
+
+Each request is an (image, text) combination; its "log-likelihood" is the image-text logit,
+``logit_scale.exp() * cos(image, text)`` (``+ logit_bias`` for SigLIP), the quantity the original
+evaluate_vlm.py softmaxes over a pair's two images. Every distinct image (by pixel content) and
+every distinct text is encoded once per call, in batches of ``--batch_size``; the original encodes
+each image twice and one statement per model call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import torch
+from lmms_eval.api.model import lmms
+from loguru import logger
+from tqdm import tqdm
+
+from model_adapters.hf_generation import resolve_device, resolve_dtype
+
+# Text inputs by model_type: (padding, pass the attention mask). Like the original scripts, CLIP
+# and SigLIP get input_ids only. CLIP's causal tower pools at the first EOS token, which trailing
+# padding cannot reach, so padding to the batch's longest text is exact (and cheaper); SigLIP pools
+# the last position and was trained on fixed-length, unmasked padding. Other towers: fixed length,
+# with the tokenizer's attention mask.
+_TEXT_INPUTS = {
+    "clip": ("longest", False),
+    "siglip": ("max_length", False),
+    "siglip2": ("max_length", False),
+}
+_DEFAULT_TEXT_INPUTS = ("max_length", True)
+_OPEN_CLIP_PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+class ImageTextEncoder(Protocol):
+    """What the scorer needs from a backend; embeddings are L2-normalised float32 rows."""
+
+    logit_scale: torch.Tensor  # exp of the learned log scale
+    logit_bias: torch.Tensor | None  # sigmoid-trained models only
+    device: torch.device
+
+    def encode_images(self, images: Sequence) -> torch.Tensor: ...  # (n_images, embed_dim)
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor: ...  # (n_texts, embed_dim)
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def image_text_logits(
+    encoder: ImageTextEncoder, pairs: Iterable[tuple], batch_size: int, progress: bool = False
+) -> list[float]:
+    """The logit of every ``(PIL image, text)`` pair, encoding each distinct image and text once."""
+    image_rows: dict[bytes, int] = {}
+    unique_images, text_rows, pair_rows = [], {}, []
+    for image, text in pairs:
+        key = _image_key(image)
+        if key not in image_rows:
+            image_rows[key] = len(unique_images)
+            unique_images.append(image)
+        text_rows.setdefault(text, len(text_rows))
+        pair_rows.append((image_rows[key], text_rows[text]))
+    if not pair_rows:
+        return []
+    image_embeds = _encode(encoder.encode_images, unique_images, batch_size, progress, "images")
+    text_embeds = _encode(encoder.encode_texts, list(text_rows), batch_size, progress, "texts")
+    image_index, text_index = (torch.tensor(rows) for rows in zip(*pair_rows))
+    # same quantity as CLIPModel's logits_per_text: (text . image) * logit_scale.exp()
+    logits = (text_embeds[text_index] * image_embeds[image_index]).sum(-1) * encoder.logit_scale
+    if encoder.logit_bias is not None:
+        logits = logits + encoder.logit_bias
+    return logits.tolist()
+
+
+def _image_key(image) -> bytes:
+    """Identity of an image by content: the same picture decoded twice is encoded once."""
+    digest = hashlib.blake2b(image.tobytes(), digest_size=16)
+    digest.update(f"{image.mode}{image.size}".encode())
+    return digest.digest()
+
+
+def _encode(encode, items: list, batch_size: int, progress: bool, what: str) -> torch.Tensor:
+    batches = range(0, len(items), batch_size)
+    with torch.inference_mode():
+        chunks = [
+            encode(items[start : start + batch_size])
+            for start in tqdm(batches, desc=f"Encoding {what}", disable=not progress)
+        ]
+    return torch.cat(chunks).cpu()
+
+
+def _normalised(embeds: torch.Tensor) -> torch.Tensor:
+    embeds = embeds.float()
+    return embeds / embeds.norm(p=2, dim=-1, keepdim=True)
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+class TransformersEncoder:
+    """A transformers dual encoder (``CLIPModel``, ``SiglipModel``, ...) with its processors."""
+
+    def __init__(self, model, image_processor, tokenizer) -> None:
+        missing = [
+            name
+            for name in ("get_image_features", "get_text_features", "logit_scale")
+            if not hasattr(model, name)
+        ]
+        if missing:
+            raise ValueError(
+                f"{type(model).__name__} is not an image-text dual encoder (it lacks "
+                f"{', '.join(missing)}); mmvp_clip needs a CLIP-style model such as CLIPModel "
+                "or SiglipModel"
+            )
+        self.model, self.image_processor, self.tokenizer = model.eval(), image_processor, tokenizer
+        self.device = model.device
+        with torch.no_grad():
+            self.logit_scale = model.logit_scale.detach().float().exp().cpu()
+            bias = getattr(model, "logit_bias", None)
+            self.logit_bias = None if bias is None else bias.detach().float().cpu()
+        self._padding, self._with_mask = _TEXT_INPUTS.get(
+            model.config.model_type, _DEFAULT_TEXT_INPUTS
+        )
+        self._max_length = min(
+            tokenizer.model_max_length, model.config.text_config.max_position_embeddings
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained: str, *, device, dtype, **kwargs) -> TransformersEncoder:
+        from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+
+        model = AutoModel.from_pretrained(pretrained, dtype=dtype, **kwargs).to(device)
+        return cls(
+            model,
+            AutoImageProcessor.from_pretrained(pretrained, **kwargs),
+            AutoTokenizer.from_pretrained(pretrained, **kwargs),
+        )
+
+    def encode_images(self, images: Sequence) -> torch.Tensor:
+        inputs = self.image_processor(images=list(images), return_tensors="pt")
+        inputs = {
+            k: v.to(self.device, self.model.dtype if v.is_floating_point() else None)
+            for k, v in inputs.items()
+        }
+        return _normalised(_pooled(self.model.get_image_features(**inputs)))
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        tokens = self.tokenizer(
+            list(texts),
+            padding=self._padding,
+            truncation=True,
+            max_length=self._max_length,
+            return_tensors="pt",
+        )
+        inputs = {"input_ids": tokens["input_ids"].to(self.device)}
+        if self._with_mask and "attention_mask" in tokens:
+            inputs["attention_mask"] = tokens["attention_mask"].to(self.device)
+        return _normalised(_pooled(self.model.get_text_features(**inputs)))
+
+
+def _pooled(output) -> torch.Tensor:
+    """transformers 5 returns the projected embedding as ``pooler_output``; older ones a tensor."""
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
+
+
+class OpenClipEncoder:
+    """An open_clip model (OpenAI, LAION, DFN, MetaCLIP, EVA-CLIP, SigLIP) with its transforms."""
+
+    def __init__(self, model, preprocess, tokenizer) -> None:
+        self.model, self.preprocess, self.tokenizer = model.eval(), preprocess, tokenizer
+        self.device = model.logit_scale.device
+        self._dtype = next(model.visual.parameters()).dtype
+        with torch.no_grad():
+            self.logit_scale = model.logit_scale.detach().float().exp().cpu()
+            bias = model.logit_bias
+            self.logit_bias = None if bias is None else bias.detach().float().cpu()
+
+    @classmethod
+    def create(cls, model_name: str, pretrained: str | None, *, device, dtype) -> OpenClipEncoder:
+        import open_clip
+
+        if dtype not in _OPEN_CLIP_PRECISION:
+            raise ValueError(f"open_clip runs in {list(_OPEN_CLIP_PRECISION)}, not {dtype}")
+        if str(pretrained).lower() in ("", "none"):  # "pretrained=none" in --model_args
+            pretrained = None
+        if not pretrained and not model_name.startswith(("hf-hub:", "local-dir:")):
+            logger.warning(f"mmvp_open_clip: {model_name} without pretrained weights: random init")
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            model_name, pretrained=pretrained, device=device, precision=_OPEN_CLIP_PRECISION[dtype]
+        )
+        return cls(model, preprocess, open_clip.get_tokenizer(model_name))
+
+    def encode_images(self, images: Sequence) -> torch.Tensor:
+        pixel_values = torch.stack([self.preprocess(image) for image in images])
+        return _normalised(self.model.encode_image(pixel_values.to(self.device, self._dtype)))
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        return _normalised(self.model.encode_text(self.tokenizer(list(texts)).to(self.device)))
+
+
+# ----------------------------------------------------------------------------- lmms-eval
+
+
+class ImageTextEncoderAdapter(lmms):
+    """lmms-eval model around an :class:`ImageTextEncoder`: scores, never generates."""
+
+    def __init__(self, encoder: ImageTextEncoder, name: str, batch_size: int | str = 1) -> None:
+        super().__init__()
+        self.encoder, self.name = encoder, name
+        self.batch_size_per_process = int(batch_size)
+
+    @property
+    def batch_size(self):
+        return self.batch_size_per_process
+
+    @property
+    def device(self):
+        return self.encoder.device
+
+    def loglikelihood(self, requests) -> list[tuple[float, bool]]:
+        pairs = (self._image_and_text(request.args) for request in requests)
+        logits = image_text_logits(
+            self.encoder, pairs, self.batch_size_per_process, progress=self.rank == 0
+        )
+        return [(logit, False) for logit in logits]  # "greedy" has no meaning for an encoder
+
+    def generate_until(self, requests):
+        raise NotImplementedError(self._only_scores())
+
+    def generate_until_multi_round(self, requests):
+        raise NotImplementedError(self._only_scores())
+
+    def _only_scores(self) -> str:
+        return (
+            f"{self.name} is an image-text encoder; it can only run loglikelihood tasks such as "
+            "mmvp_vlm, not generation tasks such as mmvp"
+        )
+
+    def _image_and_text(self, args: tuple) -> tuple:
+        context, target, doc_to_visual, doc_id, task, split = args
+        doc = self.task_dict[task][split][doc_id]
+        continuation = target if isinstance(target, str) else target(doc)
+        images = [v for v in doc_to_visual(doc) if v is not None]
+        if len(images) != 1:
+            raise ValueError(
+                f"{self.name} scores one image per request; {task} doc {doc_id} has {len(images)}"
+            )
+        # An encoder has no "given": it scores the whole text (mmvp_vlm's context is empty).
+        return images[0], context + continuation
+
+
+class ClipAdapter(ImageTextEncoderAdapter):
+    """``mmvp_clip``: transformers dual encoders (CLIP, SigLIP, ...) through ``AutoModel``."""
+
+    def __init__(
+        self,
+        pretrained: str = "openai/clip-vit-large-patch14",
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int | str = 1,
+        trust_remote_code: bool = False,
+    ) -> None:
+        torch_device = resolve_device(device)
+        encoder = TransformersEncoder.from_pretrained(
+            pretrained,
+            device=torch_device,
+            dtype=resolve_dtype(dtype, torch_device),
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+        )
+        super().__init__(encoder, f"mmvp_clip ({pretrained})", batch_size)
+        logger.info(f"mmvp_clip: {pretrained} on {torch_device}, dtype {encoder.model.dtype}")
+
+
+class OpenClipAdapter(ImageTextEncoderAdapter):
+    """``mmvp_open_clip``: open_clip models by name and pretrained tag (or hf-hub:/local-dir:)."""
+
+    def __init__(
+        self,
+        model_name: str = "ViT-L-14-quickgelu",  # OpenAI's weights need their QuickGELU
+        pretrained: str | None = "openai",
+        device: str = "auto",
+        dtype: str = "float32",
+        batch_size: int | str = 1,
+    ) -> None:
+        torch_device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, torch_device)
+        if torch_dtype == "auto":  # open_clip checkpoints carry no dtype: keep full precision
+            torch_dtype = torch.float32
+        encoder = OpenClipEncoder.create(
+            model_name, pretrained, device=torch_device, dtype=torch_dtype
+        )
+        super().__init__(encoder, f"mmvp_open_clip ({model_name}, {pretrained})", batch_size)
+        logger.info(f"mmvp_open_clip: {model_name} ({pretrained}) on {torch_device}, {torch_dtype}")
