@@ -20,7 +20,7 @@ from model_adapters.api_engine import EngineSettings, RetryableError, backoff_de
 from tests.api_requests import build_adapter, make_requests, prompt
 from tests.fake_api import FakeAPIServer, completion, gemini_reply
 
-KEY = "sk-testsecret0123456789abcdefABCDEF"
+KEY = "test-secret-0123456789-abcdefABCDEF"  # must never appear in any file written
 REPO = Path(__file__).resolve().parents[1]
 
 
