@@ -37,11 +37,37 @@ class InstructBlipAdapter(HFGenerativeAdapter):
             self.processor(images=imgs[0], text=prompt, return_tensors="pt")
             for prompt, imgs in zip(prompts, images)
         ]
+        return self._batch(single, lm_left_padded=True)
+
+    def _loglikelihood_inputs(self, contexts, continuations, images):
+        """``context + continuation`` after the query tokens, right-padded (a forward pass takes
+        positions from the row start); the Q-Former reads the context as its instruction, or the
+        continuation when the context is empty (mmvp_vlm), the same for both images of a pair."""
+        if any(len(imgs) != 1 for imgs in images):
+            raise ValueError("InstructBLIP takes exactly one image per prompt")
+        single, lengths = [], []
+        for context, continuation, imgs in zip(contexts, continuations, images):
+            text = f"{context} {continuation}" if context else continuation
+            encoded = self.processor(images=imgs[0], text=text, return_tensors="pt")
+            instruction = self.processor(
+                images=imgs[0], text=context or continuation, return_tensors="pt"
+            )
+            encoded["qformer_input_ids"] = instruction["qformer_input_ids"]
+            encoded["qformer_attention_mask"] = instruction["qformer_attention_mask"]
+            single.append(encoded)
+            tokenize = self.processor.tokenizer
+            lengths.append(
+                len(tokenize(text, add_special_tokens=False)["input_ids"])
+                - (len(tokenize(context, add_special_tokens=False)["input_ids"]) if context else 0)
+            )
+        return self._batch(single, lm_left_padded=False), lengths
+
+    def _batch(self, single: list, *, lm_left_padded: bool) -> dict:
         pad_id = self.processor.tokenizer.pad_token_id
         qformer_pad_id = self.processor.qformer_tokenizer.pad_token_id
         return {
             "pixel_values": torch.cat([s["pixel_values"] for s in single]),
-            **_padded(single, "input_ids", "attention_mask", pad_id, left=True),
+            **_padded(single, "input_ids", "attention_mask", pad_id, left=lm_left_padded),
             **_padded(
                 single, "qformer_input_ids", "qformer_attention_mask", qformer_pad_id, left=False
             ),

@@ -91,3 +91,35 @@ def test_dtype_and_device_are_honoured(name, request):
 def test_bad_dtype_is_a_clear_error(tiny_llava):
     with pytest.raises(ValueError, match="dtype='fp33'"):
         LlavaAdapter(pretrained=str(tiny_llava), device="cpu", dtype="fp33")
+
+
+def _loglikelihood_requests(statements):
+    docs = [{"image": Image.new("RGB", (40, 30), (i * 50, 90, 30))} for i in range(len(statements))]
+    requests = [
+        SimpleNamespace(args=("", s, lambda doc: [doc["image"]], i, "task", "test"))
+        for i, s in enumerate(statements)
+    ]
+    return requests, {"task": {"test": docs}}
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_loglikelihood_is_the_statement_log_probability(name, request):
+    cls, checkpoint_fixture = ADAPTERS[name]
+    checkpoint = request.getfixturevalue(checkpoint_fixture)
+    adapter = cls(pretrained=str(checkpoint), device="cpu", dtype="float32", batch_size=1)
+    statements = ["a photo of an arrow pointing up", "a photo of a red square", "a photo of text"]
+    requests, adapter.task_dict = _loglikelihood_requests(statements)
+    single = adapter.loglikelihood(requests)
+    adapter.batch_size_per_process = 3
+    batched = adapter.loglikelihood(requests)
+    assert [s[1] for s in single] == [b[1] for b in batched]
+    assert [s[0] for s in single] == pytest.approx([b[0] for b in batched], abs=1e-4)
+    assert all(score < 0 for score, _ in single)
+    # Independent check: the model's own mean loss over the statement's tokens, times their count.
+    image = adapter.task_dict["task"]["test"][0]["image"]
+    inputs, lengths = adapter._loglikelihood_inputs([""], statements[:1], [[image]])
+    labels = torch.full_like(inputs["input_ids"], -100)
+    labels[0, -lengths[0] :] = inputs["input_ids"][0, -lengths[0] :]
+    with torch.no_grad():
+        loss = adapter.model(**inputs, labels=labels).loss
+    assert single[0][0] == pytest.approx(-float(loss) * lengths[0], rel=1e-4)
