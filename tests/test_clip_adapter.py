@@ -13,7 +13,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,6 +21,7 @@ import torch
 from PIL import Image
 
 from mmvp_tasks import results, vlm_scoring
+from mmvp_tasks.demo import lmms_eval_command
 from mmvp_tasks.patterns import PATTERNS
 from mmvp_tasks.vlm_data import read_statements, scoring_documents
 from model_adapters.clip import (
@@ -332,15 +332,7 @@ def test_lmms_eval_cli_scores_mmvp_vlm_with_mmvp_clip(tiny_clip_dir, synthetic_d
     assert "mmvp_clip" in MODELS, "mmvp_clip is not registered in model_adapters/manifests.py"
     env = {**os.environ, "MMVP_VLM_DATA_DIR": str(synthetic_data.mmvp_vlm_dir)}
     env["HF_HUB_OFFLINE"] = "1"
-    command = [
-        sys.executable, "-m", "lmms_eval",
-        "--model", "mmvp_clip",
-        "--model_args", f"pretrained={tiny_clip_dir},device=cpu",
-        "--tasks", "mmvp_vlm",
-        "--batch_size", "64",
-        "--output_path", str(tmp_path),
-        "--log_samples",
-    ]  # fmt: skip
+    command = lmms_eval_command(tiny_clip_dir, "mmvp_vlm", tmp_path, limit=None, model="mmvp_clip")
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     path = results.newest_results_file(tmp_path)
     scores = results.load(path)["results"]["mmvp_vlm"]

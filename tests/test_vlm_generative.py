@@ -6,7 +6,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +13,7 @@ import torch
 from PIL import Image
 
 from mmvp_tasks import results, vlm_harness, vlm_scoring
+from mmvp_tasks.demo import lmms_eval_command
 from model_adapters.hf_generation import HFGenerativeAdapter
 from model_adapters.llava import LlavaAdapter
 
@@ -151,16 +151,7 @@ def test_lmms_eval_cli_scores_mmvp_vlm_with_mmvp_llava(tiny_llava, synthetic_dat
     """The real CLI, --limit 120: the first 30 pairs (Orientation and Presence) are scored."""
     env = {**os.environ, "MMVP_VLM_DATA_DIR": str(synthetic_data.mmvp_vlm_dir)}
     env["HF_HUB_OFFLINE"] = "1"
-    command = [
-        sys.executable, "-m", "lmms_eval",
-        "--model", "mmvp_llava",
-        "--model_args", f"pretrained={tiny_llava},device=cpu,dtype=float32",
-        "--tasks", "mmvp_vlm",
-        "--batch_size", "16",
-        "--limit", "120",
-        "--output_path", str(tmp_path),
-        "--log_samples",
-    ]  # fmt: skip
+    command = lmms_eval_command(tiny_llava, "mmvp_vlm", tmp_path, limit=120, model="mmvp_llava")
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     path = results.newest_results_file(tmp_path)
     scores = results.load(path)["results"]["mmvp_vlm"]
