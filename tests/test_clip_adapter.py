@@ -20,8 +20,9 @@ import pytest
 import torch
 from PIL import Image
 
-from mmvp_tasks import results, vlm_scoring
-from mmvp_tasks.demo import lmms_eval_command
+from lmms_mmvp import results
+from mmvp_tasks import vlm_scoring
+from lmms_mmvp.demo import lmms_eval_command
 from mmvp_tasks.patterns import PATTERNS
 from mmvp_tasks.vlm_data import read_statements, scoring_documents
 from model_adapters.clip import (

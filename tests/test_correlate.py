@@ -9,8 +9,8 @@ import statistics
 
 import pytest
 
-from mmvp_tasks import correlate
-from mmvp_tasks.correlate import CorrelationInputError
+from lmms_mmvp import correlate
+from lmms_mmvp.correlate import CorrelationInputError
 from mmvp_tasks.patterns import PATTERNS
 
 # The paper's OpenAI ViT-L/14 MMVP-VLM row (Table 1), pattern order as PATTERNS.

@@ -19,7 +19,7 @@ ABLATION_TASKS = ["mmvp", "mmvp_option_swap", "mmvp_symbol_change"]
 @pytest.fixture(scope="module")
 def cli_run(synthetic_data, tiny_llava, tmp_path_factory):
     """One full run of the real CLI on the synthetic set: mmvp and both ablations."""
-    from mmvp_tasks.demo import lmms_eval_command
+    from lmms_mmvp.demo import lmms_eval_command
 
     output = tmp_path_factory.mktemp("lmms_eval_output")
     env = {**os.environ, "MMVP_DATA_DIR": str(synthetic_data.mmvp_dir), "HF_HUB_OFFLINE": "1"}
@@ -82,7 +82,7 @@ def test_demo_prints_a_results_table(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "mmvp_tasks.cli",
+        "lmms_mmvp.cli",
         "demo",
         "--workdir",
         str(tmp_path),
@@ -101,7 +101,7 @@ def test_demo_prints_a_results_table(tmp_path):
 
 def test_mmvp_help_lists_the_commands():
     completed = subprocess.run(
-        [sys.executable, "-m", "mmvp_tasks.cli", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "lmms_mmvp.cli", "--help"], capture_output=True, text=True
     )
     assert completed.returncode == 0
     assert all(c in completed.stdout for c in ("synth", "demo", "correlate"))
@@ -109,7 +109,7 @@ def test_mmvp_help_lists_the_commands():
 
 def test_api_model_run_counts_failures_and_never_writes_the_key(synthetic_data, tmp_path):
     from mmvp_tasks.data import read_questions
-    from mmvp_tasks.demo import lmms_eval_command
+    from lmms_mmvp.demo import lmms_eval_command
     from tests.fake_api import FakeAPIServer, completion
 
     key = "sk-e2e-secret-0123456789abcdefghij"

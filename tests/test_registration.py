@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mmvp_tasks.registration import TASKS_DIR, install_task_hook
+from lmms_mmvp.plugin import TASKS_DIR, install_task_hook
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def _declared_names() -> dict[str, Path]:
 
 def test_entry_point_is_installed():
     eps = importlib.metadata.entry_points(group="lmms_eval.models")
-    assert "mmvp_tasks.registration:lmms_eval_plugin" in {ep.value for ep in eps}
+    assert "lmms_mmvp.plugin:lmms_eval_plugin" in {ep.value for ep in eps}
 
 
 def test_every_task_yaml_is_indexed_from_this_package(task_manager):

@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from mmvp_tasks import results, vlm_harness, vlm_scoring
-from mmvp_tasks.demo import lmms_eval_command
+from lmms_mmvp import results
+from mmvp_tasks import vlm_harness, vlm_scoring
+from lmms_mmvp.demo import lmms_eval_command
 from model_adapters.hf_generation import HFGenerativeAdapter
 from model_adapters.llava import LlavaAdapter
 

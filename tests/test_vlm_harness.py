@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mmvp_tasks.patterns import PATTERNS
-from mmvp_tasks.registration import TASKS_DIR
+from lmms_mmvp.plugin import TASKS_DIR
 
 PAPER_METRICS = {f"mmvp_vlm_{p.slug}" for p in PATTERNS} | {"mmvp_vlm_average"}
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-TASKS_DIR = Path(__file__).parent / "tasks"
+import mmvp_tasks
+
+TASKS_DIR = Path(mmvp_tasks.__file__).parent / "tasks"
 _HOOK_MARKER = "_mmvp_tasks_hook"
 _announced: list[str] = []  # task names already logged as shadowing built-ins
 

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from mmvp_tasks import results
+from lmms_mmvp import results
 from mmvp_tasks.synth import ensure_synthetic_data
 
 logger = logging.getLogger(__name__)

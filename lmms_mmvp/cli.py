@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from mmvp_tasks import correlate
+from lmms_mmvp import correlate
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mmvp_tasks.demo import run_demo
+    from lmms_mmvp.demo import run_demo
 
     return run_demo(Path(args.workdir), tasks=args.tasks, limit=args.limit)
 
