@@ -23,20 +23,19 @@ from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
-from transformers.utils import ModelOutput
+from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from mof_models.configuration_mof import IMAGENET_MEAN, IMAGENET_STD, MofConfig
 
 
 @dataclass
-class MofCausalLMOutputWithPast(ModelOutput):
-    """LM outputs plus ``image_hidden_states``: ``(B, num_image_tokens, lm_width)`` or None."""
+class MofCausalLMOutputWithPast(CausalLMOutputWithPast):
+    """The LM's outputs plus ``image_hidden_states``: ``(B, num_image_tokens, lm_width)`` or None.
 
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.Tensor, ...] | None = None
-    attentions: tuple[torch.Tensor, ...] | None = None
+    The cache field is inherited, not declared: transformers 5.24 renamed it from
+    ``past_key_values`` to ``cache``, and the LM's own output class always has the right name.
+    """
+
     image_hidden_states: torch.Tensor | None = None
 
 
@@ -58,8 +57,10 @@ def interleave_features(clip: torch.Tensor, dino: torch.Tensor) -> torch.Tensor:
     return torch.stack((clip, dino), dim=2).flatten(1, 2)
 
 
-def _is_prefill(past_key_values: Cache | None) -> bool:
-    return past_key_values is None or past_key_values.get_seq_length() == 0
+def _is_prefill(kwargs: dict) -> bool:
+    """No cache yet. ``cache`` since transformers 5.24, ``past_key_values`` before."""
+    cache: Cache | None = kwargs.get("cache", kwargs.get("past_key_values"))
+    return cache is None or cache.get_seq_length() == 0
 
 
 class MofPreTrainedModel(PreTrainedModel):
@@ -69,7 +70,7 @@ class MofPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     input_modalities = ("image", "text")
     supports_gradient_checkpointing = True
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = ["cache", "past_key_values"]
     _supports_flash_attn = True
     _supports_sdpa = True
     _supports_flex_attn = True
@@ -195,15 +196,15 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         pixel_values: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
-        use_cache: bool | None = None,
-        logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
     ) -> MofCausalLMOutputWithPast:
-        """``labels`` follow the causal-LM convention (-100 = ignored; image tokens should be)."""
+        """``labels`` follow the causal-LM convention (-100 = ignored; image tokens should be).
+
+        Everything else (cache, ``position_ids``, ``use_cache``, ``logits_to_keep``, ...) goes to
+        the LM under the names the installed transformers uses.
+        """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids and inputs_embeds")
         if inputs_embeds is None:
@@ -214,27 +215,13 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
                 raise ValueError("pixel_values need input_ids to locate the image tokens")
             image_features = self.get_image_features(pixel_values)
             inputs_embeds = self._merge_image_features(input_ids, inputs_embeds, image_features)
-        elif input_ids is not None and _is_prefill(past_key_values):  # decode steps: no check
+        elif input_ids is not None and _is_prefill(kwargs):  # decode steps: no check
             if bool((input_ids == self.config.image_token_id).any()):
                 raise ValueError("the text has image tokens but no pixel_values were given")
         outputs = self.language_model(
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            past_key_values=past_key_values,
-            labels=labels,
-            use_cache=use_cache,
-            logits_to_keep=logits_to_keep,
-            **kwargs,
+            inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs
         )
-        return MofCausalLMOutputWithPast(
-            loss=outputs.loss,
-            logits=outputs.logits,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-            image_hidden_states=image_features,
-        )
+        return MofCausalLMOutputWithPast(**outputs, image_hidden_states=image_features)
 
 
 __all__ = ["MofForConditionalGeneration", "MofPreTrainedModel", "MofProjector"]
