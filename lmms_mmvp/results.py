@@ -70,6 +70,8 @@ def load(path: str | Path) -> dict:
 
 
 def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{100 * value:.1f}%"
+        return f"{100 * value:.1f}%"
     return str(value)

@@ -11,7 +11,13 @@ have swapped answers upstream (99/100 elephant tusks, 279/280 elderly person; MM
 #30, lmms-eval #1018): the ``corrected`` answer key (default) swaps them back, ``original`` keeps
 the upstream key. Every document records the key it was scored with.
 
-``MMVP_DATA_DIR=/path`` reads a local copy in the same layout instead of the hub.
+``MMVP_DATA_DIR=/path`` reads a local copy in the same layout instead of the hub;
+``MMVP_REVISION`` pins a hub revision. Field values are kept as written (the original scripts send
+them to models and judges unstripped); they are stripped only to validate them.
+
+Visual patterns: no official per-question mapping exists. ``patterns.csv`` beside the questions or
+``MMVP_PATTERNS_CSV`` supply one; for the real MMVP questions the unofficial CC0 mapping of the
+AMVICC project (``patterns_amvicc.csv``, shipped with this package) is the default.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mmvp_tasks.answers import OptionsFormatError, answer_label, parse_options
@@ -29,6 +35,8 @@ HUB_REPO = "MMVP/MMVP"
 QUESTIONS_FILE = "Questions.csv"
 IMAGES_DIR = "MMVP Images"
 PATTERNS_FILE = "patterns.csv"  # optional Index -> pattern code, written by `mmvp synth`
+# Unofficial Index -> pattern mapping of the real MMVP questions (AMVICC project, CC0).
+AMVICC_PATTERNS = Path(__file__).with_name("patterns_amvicc.csv")
 COLUMNS = ("Index", "Question", "Options", "Correct Answer")
 ANSWER_KEYS = ("corrected", "original")
 
@@ -60,32 +68,37 @@ class Question:
 
 
 def resolve_data_dir() -> Path:
-    """``MMVP_DATA_DIR`` if set, else a snapshot of the hub dataset (cached by huggingface_hub)."""
+    """``MMVP_DATA_DIR`` if set, else a snapshot of the hub dataset (cached by huggingface_hub)
+    at ``MMVP_REVISION`` (default: the newest)."""
     local = os.environ.get("MMVP_DATA_DIR")
     if local:
         return Path(local).expanduser()
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(HUB_REPO, repo_type="dataset"))
+    revision = os.environ.get("MMVP_REVISION") or None
+    return Path(snapshot_download(HUB_REPO, repo_type="dataset", revision=revision))
 
 
 def read_questions(data_dir: str | os.PathLike, answer_key: str = "corrected") -> list[Question]:
-    """Read and validate ``Questions.csv`` and its images; apply ``answer_key``."""
+    """Read and validate ``Questions.csv`` and its images; apply ``answer_key`` and the pattern
+    mapping (:func:`pattern_mapping`)."""
     if answer_key not in ANSWER_KEYS:
         raise ValueError(f"answer_key must be one of {ANSWER_KEYS}, got {answer_key!r}")
     data_dir = Path(data_dir)
     csv_path = data_dir / QUESTIONS_FILE
     rows = read_csv_rows(csv_path, COLUMNS, aliases={"lndex": "Index"})
-    patterns = _read_patterns(_patterns_file(data_dir))
-    questions = [_to_question(csv_path, line, row, patterns) for line, row in rows]
+    questions = [_to_question(csv_path, line, row) for line, row in rows]
     _check_pairs(csv_path, questions)
+    patterns = _read_patterns(pattern_mapping(data_dir, questions))
+    questions = [replace(q, pattern=patterns.get(q.index, "")) for q in questions]
     if answer_key == "corrected":
         questions = _apply_errata(questions)
     return questions
 
 
 def read_csv_rows(path: Path, columns, aliases=None) -> list[tuple[int, dict[str, str]]]:
-    """Rows as ``(line number, {column: value})`` with headers stripped and aliases applied."""
+    """Rows as ``(line number, {column: value})``, values as written; headers stripped and
+    aliases applied. A row with fewer fields than the header is an error naming the row."""
     if not path.is_file():
         raise DataValidationError(f"{path}: file not found")
     with path.open(newline="", encoding="utf-8-sig") as f:
@@ -94,21 +107,44 @@ def read_csv_rows(path: Path, columns, aliases=None) -> list[tuple[int, dict[str
         missing = [c for c in columns if c not in header]
         if missing:
             raise DataValidationError(f"{path}: missing column(s) {missing}; header is {header}")
-        return [
-            (reader.line_num, dict(zip(header, (v.strip() for v in values))))
-            for values in reader
-            if any(v.strip() for v in values)
-        ]
+        rows = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) < len(header):
+                raise DataValidationError(
+                    f"{path}: row {reader.line_num}: {len(values)} field(s), expected "
+                    f"{len(header)} ({', '.join(header)}); missing field(s) "
+                    f"{header[len(values) :]}"
+                )
+            rows.append((reader.line_num, dict(zip(header, values))))
+        return rows
 
 
-def _patterns_file(data_dir: Path) -> Path | None:
-    """``patterns.csv`` beside the questions, else ``MMVP_PATTERNS_CSV`` (e.g. the unofficial AMVICC
-    mapping for the real benchmark), else none."""
+def pattern_mapping(data_dir: Path, questions: list[Question]) -> Path | None:
+    """``patterns.csv`` beside the questions, else ``MMVP_PATTERNS_CSV``, else the shipped
+    unofficial AMVICC mapping when the questions are MMVP's, else none."""
     local = data_dir / PATTERNS_FILE
     if local.is_file():
         return local
     configured = os.environ.get("MMVP_PATTERNS_CSV")
-    return Path(configured).expanduser() if configured else None
+    if configured:
+        return Path(configured).expanduser()
+    return AMVICC_PATTERNS if is_mmvp(questions) else None
+
+
+def is_mmvp(questions: list[Question]) -> bool:
+    """The real MMVP question set (300 questions; the errata pairs' questions where MMVP has
+    them), so MMVP-specific corrections and mappings never touch another data set."""
+    by_index = {q.index: q for q in questions}
+    return len(questions) == 300 and all(
+        first in by_index and _same_text(by_index[first].question, text)
+        for first, _, text in KEY_ERRATA
+    )
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def _read_patterns(path: Path | None) -> dict[int, str]:
@@ -116,25 +152,26 @@ def _read_patterns(path: Path | None) -> dict[int, str]:
         return {}
     patterns = {}
     for line, row in read_csv_rows(path, ("Index", "Pattern")):
-        if row["Pattern"] not in PATTERN_BY_CODE:
+        code = row["Pattern"].strip()
+        if code not in PATTERN_BY_CODE:
             raise DataValidationError(
-                f"{path}: row {line}: field 'Pattern': unknown code {row['Pattern']!r}, "
+                f"{path}: row {line}: field 'Pattern': unknown code {code!r}, "
                 f"expected one of {sorted(PATTERN_BY_CODE)}"
             )
-        patterns[_parse_index(path, line, row["Index"])] = row["Pattern"]
+        patterns[_parse_index(path, line, row["Index"])] = code
     return patterns
 
 
 def _parse_index(path: Path, line: int, value: str) -> int:
     try:
-        return int(value)
+        return int(value.strip())
     except ValueError:
         raise DataValidationError(
             f"{path}: row {line}: field 'Index': {value!r} is not an integer"
         ) from None
 
 
-def _to_question(path: Path, line: int, row: dict[str, str], patterns) -> Question:
+def _to_question(path: Path, line: int, row: dict[str, str]) -> Question:
     index = _parse_index(path, line, row["Index"])
     where = f"{path}: row {line} (Index {index})"
     try:
@@ -149,9 +186,7 @@ def _to_question(path: Path, line: int, row: dict[str, str], patterns) -> Questi
         )
     image = path.parent / IMAGES_DIR / f"{index}.jpg"
     check_image(image, where)
-    return Question(
-        index, row["Question"], row["Options"], f"({answer})", image, patterns.get(index, "")
-    )
+    return Question(index, row["Question"], row["Options"], f"({answer})", image, pattern="")
 
 
 def check_image(path: Path, where: str) -> None:
@@ -180,7 +215,7 @@ def _check_pairs(path: Path, questions: list[Question]) -> None:
         if mate is None:
             raise DataValidationError(f"{path}: Index {q.index} has no pair partner")
         for field in ("question", "options"):
-            if getattr(q, field) != getattr(mate, field):
+            if getattr(q, field).strip() != getattr(mate, field).strip():
                 raise DataValidationError(
                     f"{path}: pair {q.pair_id} (Index {q.index} and {mate.index}): field "
                     f"'{field.capitalize()}' differs: {getattr(q, field)!r} vs "
@@ -193,11 +228,6 @@ def _apply_errata(questions: list[Question]) -> list[Question]:
     swapped: dict[int, str] = {}
     for first, second, text in KEY_ERRATA:
         a, b = by_index.get(first), by_index.get(second)
-        if a and b and a.question == text:
+        if a and b and _same_text(a.question, text):
             swapped |= {first: b.correct_answer, second: a.correct_answer}
-    return [
-        q
-        if q.index not in swapped
-        else Question(q.index, q.question, q.options, swapped[q.index], q.image_path, q.pattern)
-        for q in questions
-    ]
+    return [replace(q, correct_answer=swapped.get(q.index, q.correct_answer)) for q in questions]

@@ -1,10 +1,11 @@
 """lmms-eval glue for the MMVP tasks: the functions the task YAMLs reference.
 
-The YAMLs load a one-row descriptor (``mmvp_source.json``) so lmms-eval's loader has something to
-read; ``process_docs_*`` replace it with the validated MMVP documents from :mod:`mmvp_tasks.data`
-(hub or ``MMVP_DATA_DIR``), with the answer key from ``MMVP_ANSWER_KEY`` (``corrected`` default).
+The YAMLs name these functions directly (``!function mmvp_tasks.harness.process_results``).
+They load a one-row descriptor (``mmvp_source.json``) so lmms-eval's loader has something to read;
+``process_docs_*`` replace it with the validated MMVP documents from :mod:`mmvp_tasks.data` (hub or
+``MMVP_DATA_DIR``), with the answer key from ``MMVP_ANSWER_KEY`` (``corrected`` default).
 Documents keep the official columns ``Index, Question, Options, Correct Answer`` plus ``image``,
-``pattern`` (code, "" when unknown) and ``answer_key``.
+``pattern`` (code, "" when unknown), ``answer_key``, ``data_source`` and ``pattern_mapping``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,16 @@ import os
 from functools import lru_cache, partial
 from pathlib import Path
 
-from mmvp_tasks import ablations, judge, scoring
+from mmvp_tasks import ablations, judge, provenance, scoring
 from mmvp_tasks.answers import answer_label, extract_choice, parse_options
-from mmvp_tasks.data import read_questions, resolve_data_dir
+from mmvp_tasks.data import (
+    AMVICC_PATTERNS,
+    HUB_REPO,
+    QUESTIONS_FILE,
+    pattern_mapping,
+    read_questions,
+    resolve_data_dir,
+)
 from mmvp_tasks.markers import is_failed_response, is_refused_response
 from mmvp_tasks.patterns import PATTERNS
 from mmvp_tasks.prompts import choice_prompt, official_prompt, shown_labels
@@ -37,7 +45,10 @@ def load_documents(transform=None):
     import datasets
 
     answer_key = os.environ.get("MMVP_ANSWER_KEY", "corrected")
-    questions = _questions(resolve_data_dir(), answer_key)
+    data_dir = resolve_data_dir()
+    questions = _questions(data_dir, answer_key)
+    source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)
+    mapping = _mapping_name(pattern_mapping(data_dir, questions))
     rows = []
     for q in questions:
         options, answer = (transform or (lambda o, a: (o, a)))(q.options, q.correct_answer)
@@ -50,22 +61,32 @@ def load_documents(transform=None):
                 "image": str(q.image_path),
                 "pattern": q.pattern,
                 "answer_key": answer_key,
+                "data_source": source,
+                "pattern_mapping": mapping,
             }
         )
     if not any(q.pattern for q in questions):
         logger.warning(
             "MMVP: no pattern mapping (patterns.csv in the data dir or MMVP_PATTERNS_CSV); "
-            "per-pattern metrics will be NaN"
+            "per-pattern metrics will be null"
         )
     features = datasets.Features(
         {
             "Index": datasets.Value("int32"),
             **{c: datasets.Value("string") for c in ("Question", "Options", "Correct Answer")},
             "image": datasets.Image(),
-            **{c: datasets.Value("string") for c in ("pattern", "answer_key")},
+            **{c: datasets.Value("string") for c in ("pattern", *scoring.RUN_FIELDS)},
         }
     )
     return datasets.Dataset.from_list(rows, features=features)
+
+
+def _mapping_name(path: Path | None) -> str:
+    if path is None:
+        return "none"
+    if path == AMVICC_PATTERNS:
+        return "AMVICC (unofficial, CC0; shipped)"
+    return f"{path.resolve()} (unofficial)"
 
 
 def process_docs_original(_descriptor):
@@ -159,6 +180,7 @@ METRICS = (
     "mmvp_failed_requests",
     "mmvp_refusals",
     "mmvp_answer_key",
+    "mmvp_provenance",
     *(f"mmvp_pair_accuracy_{p.slug}_unofficial" for p in PATTERNS),
 )
 
@@ -168,6 +190,7 @@ def _per_metric(record):
 
 
 # ----------------------------------------------------------------------------- aggregation
+# Named one by one: the YAMLs reference them as ``!function mmvp_tasks.harness.<name>``.
 
 aggregate_pair_accuracy = scoring.pair_accuracy
 aggregate_question_accuracy = scoring.question_accuracy
@@ -177,4 +200,19 @@ aggregate_unparseable = partial(scoring.count_status, status=scoring.UNPARSEABLE
 aggregate_failed_requests = partial(scoring.count_status, status=scoring.FAILED)
 aggregate_refusals = partial(scoring.count_status, status=scoring.REFUSED)
 aggregate_answer_key = scoring.answer_key
-aggregate_pattern = {p.code: partial(scoring.pattern_pair_accuracy, code=p.code) for p in PATTERNS}
+
+
+def aggregate_provenance(records):
+    """Data source, answer key, pattern mapping and package versions of the run."""
+    return provenance.summarize(records, scoring.RUN_FIELDS)
+
+
+aggregate_pattern_od = partial(scoring.pattern_pair_accuracy, code="od")
+aggregate_pattern_pf = partial(scoring.pattern_pair_accuracy, code="pf")
+aggregate_pattern_sc = partial(scoring.pattern_pair_accuracy, code="sc")
+aggregate_pattern_qc = partial(scoring.pattern_pair_accuracy, code="qc")
+aggregate_pattern_pr = partial(scoring.pattern_pair_accuracy, code="pr")
+aggregate_pattern_ca = partial(scoring.pattern_pair_accuracy, code="ca")
+aggregate_pattern_sh = partial(scoring.pattern_pair_accuracy, code="sh")
+aggregate_pattern_tx = partial(scoring.pattern_pair_accuracy, code="tx")
+aggregate_pattern_vp = partial(scoring.pattern_pair_accuracy, code="vp")

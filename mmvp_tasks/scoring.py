@@ -6,13 +6,12 @@ The official metric is **pair accuracy**: a pair counts only when both of its qu
 A pair with a question missing (``--limit``), failed or refused is not scored; such pairs are
 counted (``incomplete_pairs``, ``failed_requests``, ``refusals``), not silently dropped. Question
 accuracy is secondary and labelled as such. Values are fractions in [0, 1], as in lmms-eval's
-built-in task.
+built-in task; ``None`` (JSON ``null``, never a bare ``NaN``) when there is nothing to score.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import TypedDict
@@ -20,6 +19,7 @@ from typing import TypedDict
 logger = logging.getLogger(__name__)
 
 ANSWERED, UNPARSEABLE, FAILED, REFUSED = "answered", "unparseable", "failed", "refused"
+RUN_FIELDS = ("answer_key", "data_source", "pattern_mapping")  # one value per run, per record
 NOT_SCORED = (FAILED, REFUSED)  # counted on their own, never scored as wrong answers
 
 
@@ -28,6 +28,8 @@ class QuestionRecord(TypedDict):
     pair_id: int
     pattern: str  # pattern code or "" when unknown
     answer_key: str
+    data_source: str
+    pattern_mapping: str
     target: str  # correct label, e.g. "b"
     choice: str | None  # extracted label, None when unparseable or failed
     status: str  # ANSWERED | UNPARSEABLE | FAILED | REFUSED
@@ -47,6 +49,8 @@ def make_record(
         pair_id=(index - 1) // 2 + 1,
         pattern=doc.get("pattern") or "",
         answer_key=doc.get("answer_key") or "",
+        data_source=doc.get("data_source") or "",
+        pattern_mapping=doc.get("pattern_mapping") or "",
         target=target,
         choice=choice,
         status=status,
@@ -66,26 +70,26 @@ def _scored_pairs(records: Iterable[QuestionRecord]) -> dict[int, list[QuestionR
     }
 
 
-def pair_accuracy(records: list[QuestionRecord]) -> float:
+def pair_accuracy(records: list[QuestionRecord]) -> float | None:
     """Fraction of scored pairs with both questions right (the paper's MMVP score)."""
     pairs = _scored_pairs(records)
     unscored = len({r["pair_id"] for r in records}) - len(pairs)
     if unscored:
         logger.warning("MMVP: %d pair(s) incomplete, failed or refused: not scored", unscored)
     if not pairs:
-        return math.nan
+        return None
     return sum(all(r["correct"] for r in p) for p in pairs.values()) / len(pairs)
 
 
-def pattern_pair_accuracy(records: list[QuestionRecord], code: str) -> float:
-    """Pair accuracy restricted to one visual pattern (NaN when no question carries it)."""
+def pattern_pair_accuracy(records: list[QuestionRecord], code: str) -> float | None:
+    """Pair accuracy restricted to one visual pattern (None when no question carries it)."""
     return pair_accuracy([r for r in records if r["pattern"] == code])
 
 
-def question_accuracy(records: list[QuestionRecord]) -> float:
+def question_accuracy(records: list[QuestionRecord]) -> float | None:
     """Fraction of questions answered right, failed and refused excluded (secondary metric)."""
     scored = [r for r in records if r["status"] not in NOT_SCORED]
-    return sum(r["correct"] for r in scored) / len(scored) if scored else math.nan
+    return sum(r["correct"] for r in scored) / len(scored) if scored else None
 
 
 def scored_pairs(records: list[QuestionRecord]) -> int:

@@ -104,6 +104,8 @@ def scoring_documents(statements: list[Statement]) -> list[dict]:
 
 
 def _to_statement(path: Path, line: int, row: dict[str, str]) -> Statement:
+    """The statement as written (the original prompt uses it unstripped); other fields stripped."""
+    vlm_type = row["Type"].strip()
     try:
         question_id = int(row["Question ID"])
     except ValueError:
@@ -113,16 +115,16 @@ def _to_statement(path: Path, line: int, row: dict[str, str]) -> Statement:
     where = f"{path}: row {line} (Question ID {question_id})"
     if question_id < 1:
         raise DataValidationError(f"{where}: field 'Question ID': IDs start at 1")
-    if row["Type"] not in PATTERN_BY_VLM_TYPE:
+    if vlm_type not in PATTERN_BY_VLM_TYPE:
         raise DataValidationError(
-            f"{where}: field 'Type': unknown Type {row['Type']!r}, expected one of "
+            f"{where}: field 'Type': unknown Type {vlm_type!r}, expected one of "
             f"{[p.vlm_type for p in PATTERNS]}"
         )
-    if not row["Statement"]:
+    if not row["Statement"].strip():
         raise DataValidationError(f"{where}: field 'Statement' is empty")
-    image = path.parent / IMAGES_DIR / row["Type"] / f"{question_id}.jpg"
+    image = path.parent / IMAGES_DIR / vlm_type / f"{question_id}.jpg"
     check_image(image, where)
-    return Statement(question_id, row["Type"], row["Statement"], image)
+    return Statement(question_id, vlm_type, row["Statement"], image)
 
 
 def _check_pairs(path: Path, statements: list[Statement]) -> None:

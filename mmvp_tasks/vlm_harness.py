@@ -15,9 +15,15 @@ from __future__ import annotations
 from functools import lru_cache, partial
 from pathlib import Path
 
-from mmvp_tasks import vlm_scoring
+from mmvp_tasks import provenance, vlm_scoring
 from mmvp_tasks.patterns import PATTERNS
-from mmvp_tasks.vlm_data import read_statements, resolve_vlm_data_dir, scoring_documents
+from mmvp_tasks.vlm_data import (
+    HUB_REPO,
+    QUESTIONS_FILE,
+    read_statements,
+    resolve_vlm_data_dir,
+    scoring_documents,
+)
 
 
 @lru_cache(maxsize=2)
@@ -28,7 +34,9 @@ def _statements(data_dir: Path):
 def process_docs(_descriptor):
     import datasets
 
-    rows = scoring_documents(_statements(resolve_vlm_data_dir()))
+    data_dir = resolve_vlm_data_dir()
+    source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)
+    rows = [{**d, "data_source": source} for d in scoring_documents(_statements(data_dir))]
     features = datasets.Features(
         {
             "Question ID": datasets.Value("int32"),
@@ -38,6 +46,7 @@ def process_docs(_descriptor):
             "pair_id": datasets.Value("int32"),
             "image_slot": datasets.Value("int32"),
             "image": datasets.Image(),
+            "data_source": datasets.Value("string"),
         }
     )
     return datasets.Dataset.from_list(rows, features=features)
@@ -61,6 +70,7 @@ METRICS = (
     *(f"mmvp_vlm_{p.slug}" for p in PATTERNS),
     "mmvp_vlm_scored_pairs",
     "mmvp_vlm_incomplete_pairs",
+    "mmvp_vlm_provenance",
 )
 
 
@@ -77,7 +87,21 @@ def loglikelihood_score(response) -> float:
     return float(response[0])
 
 
+# Named one by one: the YAML references them as ``!function mmvp_tasks.vlm_harness.<name>``.
 aggregate_average = vlm_scoring.average_score
 aggregate_scored_pairs = vlm_scoring.scored_pairs
 aggregate_incomplete_pairs = vlm_scoring.incomplete_pairs
-aggregate_pattern = {p.code: partial(vlm_scoring.pattern_score, code=p.code) for p in PATTERNS}
+aggregate_pattern_od = partial(vlm_scoring.pattern_score, code="od")
+aggregate_pattern_pf = partial(vlm_scoring.pattern_score, code="pf")
+aggregate_pattern_sc = partial(vlm_scoring.pattern_score, code="sc")
+aggregate_pattern_qc = partial(vlm_scoring.pattern_score, code="qc")
+aggregate_pattern_pr = partial(vlm_scoring.pattern_score, code="pr")
+aggregate_pattern_ca = partial(vlm_scoring.pattern_score, code="ca")
+aggregate_pattern_sh = partial(vlm_scoring.pattern_score, code="sh")
+aggregate_pattern_tx = partial(vlm_scoring.pattern_score, code="tx")
+aggregate_pattern_vp = partial(vlm_scoring.pattern_score, code="vp")
+
+
+def aggregate_provenance(records):
+    """Data source and package versions of the run."""
+    return provenance.summarize(records, ("data_source",))

@@ -38,7 +38,10 @@ class ScoreRecord(TypedDict):
     pair_id: int
     pattern: str  # pattern code, from the statement's Type
     image_slot: int  # which image of the pair was scored: 1 (odd ID) or 2
-    score: float  # image-text logit or log-likelihood; higher = better match
+    # image-text logit or log-likelihood; higher = better match. Not named "score": lmms-eval
+    # would take it for a per-document score and report std(logits)/sqrt(n) as a standard error.
+    match_score: float
+    data_source: str
 
 
 def statement_text(statement: str) -> str:
@@ -51,7 +54,8 @@ def make_record(doc: dict, score: float) -> ScoreRecord:
         pair_id=int(doc["pair_id"]),
         pattern=doc["pattern"],
         image_slot=int(doc["image_slot"]),
-        score=float(score),
+        match_score=float(score),
+        data_source=doc.get("data_source", ""),
     )
 
 
@@ -83,7 +87,7 @@ def _pairs(records: list[ScoreRecord]) -> dict[int, _Pair]:
         statement_slot = 1 if r["question_id"] % 2 else 2
         pair = pairs[r["pair_id"]]
         pair["pattern"] = r["pattern"]
-        pair["scores"][statement_slot, r["image_slot"]] = r["score"]
+        pair["scores"][statement_slot, r["image_slot"]] = r["match_score"]
     return pairs
 
 
@@ -99,31 +103,32 @@ def pair_is_correct(scores: dict[tuple[int, int], float]) -> bool:
     )
 
 
-def pattern_scores(records: list[ScoreRecord]) -> dict[str, float]:
-    """Pattern code -> correct pairs / complete pairs x 100 (NaN for a pattern with none)."""
+def pattern_scores(records: list[ScoreRecord]) -> dict[str, float | None]:
+    """Pattern code -> correct pairs / complete pairs x 100 (None for a pattern with none)."""
     correct: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
     for pair in _complete(_pairs(records)).values():
         total[pair["pattern"]] += 1
         correct[pair["pattern"]] += pair_is_correct(pair["scores"])
     return {
-        p.code: 100.0 * correct[p.code] / total[p.code] if total[p.code] else math.nan
+        # (correct / total) * 100 as evaluate_vlm.py writes it: bit-identical values
+        p.code: (correct[p.code] / total[p.code]) * 100 if total[p.code] else None
         for p in PATTERNS
     }
 
 
-def pattern_score(records: list[ScoreRecord], code: str) -> float:
+def pattern_score(records: list[ScoreRecord], code: str) -> float | None:
     return pattern_scores(records)[code]
 
 
-def average_score(records: list[ScoreRecord]) -> float:
+def average_score(records: list[ScoreRecord]) -> float | None:
     """Mean of the per-pattern scores (the paper's "Average"); patterns without pairs left out."""
-    scores = [s for s in pattern_scores(records).values() if not math.isnan(s)]
+    scores = [s for s in pattern_scores(records).values() if s is not None]
     if len(scores) < len(PATTERNS):
         logger.warning(
             "MMVP-VLM: average over %d of %d patterns (incomplete run)", len(scores), len(PATTERNS)
         )
-    return sum(scores) / len(scores) if scores else math.nan
+    return sum(scores) / len(scores) if scores else None
 
 
 def scored_pairs(records: list[ScoreRecord]) -> int:

@@ -21,8 +21,8 @@ import torch
 from PIL import Image
 
 from lmms_mmvp import results
-from mmvp_tasks import vlm_scoring
 from lmms_mmvp.demo import lmms_eval_command
+from mmvp_tasks import vlm_scoring
 from mmvp_tasks.patterns import PATTERNS
 from mmvp_tasks.vlm_data import read_statements, scoring_documents
 from model_adapters.clip import (
@@ -247,7 +247,7 @@ def test_ties_pick_image_2_in_both_implementations(
 def _choices(records) -> dict[int, int]:
     by_statement: dict[int, dict[int, float]] = {}
     for r in records:
-        by_statement.setdefault(r["question_id"], {})[r["image_slot"]] = r["score"]
+        by_statement.setdefault(r["question_id"], {})[r["image_slot"]] = r["match_score"]
     return {i: vlm_scoring.chosen_image(s[1], s[2]) for i, s in by_statement.items()}
 
 

@@ -58,11 +58,49 @@ def test_lndex_header_typo_is_normalised(copy_of_real_mmvp):
     assert len(read_questions(copy_of_real_mmvp)) == 300
 
 
-def test_patterns_from_the_data_dir_or_the_environment(copy_of_real_mmvp, monkeypatch):
-    assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == {""}
-    monkeypatch.setenv("MMVP_PATTERNS_CSV", str(AMVICC_PATTERNS))
+def _amvicc():
+    with AMVICC_PATTERNS.open(newline="") as f:
+        return {int(r["Index"]): r["Pattern"] for r in csv.DictReader(f)}
+
+
+def test_real_mmvp_gets_the_shipped_unofficial_mapping_by_default(copy_of_real_mmvp):
     questions = read_questions(copy_of_real_mmvp)
-    assert questions[0].pattern == "sc" and len({q.pattern for q in questions}) == 9
+    assert {q.index: q.pattern for q in questions} == _amvicc()
+    assert data.pattern_mapping(copy_of_real_mmvp, questions) == data.AMVICC_PATTERNS
+
+
+def test_other_data_gets_no_default_mapping(copy_of_real_mmvp):
+    rows = _rows(copy_of_real_mmvp)
+    for row in rows[98:100]:
+        row["Question"] = "Some other question?"
+    _rewrite(copy_of_real_mmvp, rows)
+    assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == {""}
+
+
+def test_patterns_from_the_data_dir_or_the_environment_win(copy_of_real_mmvp, monkeypatch):
+    custom = copy_of_real_mmvp.parent / "custom.csv"
+    custom.write_text("Index,Pattern\n" + "".join(f"{i},tx\n" for i in range(1, 301)))
+    monkeypatch.setenv("MMVP_PATTERNS_CSV", str(custom))
+    assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == {"tx"}
+    (copy_of_real_mmvp / "patterns.csv").write_text("Index,Pattern\n1, vp\n2,vp\n")
+    by_index = {q.index: q.pattern for q in read_questions(copy_of_real_mmvp)}
+    assert by_index[1] == by_index[2] == "vp" and by_index[3] == ""
+
+
+def test_short_row_names_file_and_row(copy_of_real_mmvp):
+    text = (copy_of_real_mmvp / "Questions.csv").read_text().splitlines()
+    text[5] = "5,Is the door open?"
+    (copy_of_real_mmvp / "Questions.csv").write_text("\n".join(text) + "\n")
+    _expect(copy_of_real_mmvp, r"Questions\.csv: row 6: 2 field\(s\), expected 4 .*'Options'")
+
+
+def test_fields_keep_their_surrounding_spaces_for_prompts(copy_of_real_mmvp):
+    rows = _rows(copy_of_real_mmvp)
+    for row in rows[:2]:
+        row["Question"] = " Are the butterfly's wings closer to being open or closed? "
+    _rewrite(copy_of_real_mmvp, rows)
+    first = read_questions(copy_of_real_mmvp)[0]
+    assert first.question == " Are the butterfly's wings closer to being open or closed? "
 
 
 def test_unknown_pattern_code_names_file_row_field(copy_of_real_mmvp):
@@ -77,15 +115,17 @@ def test_data_dir_from_environment_else_hub_snapshot(monkeypatch, tmp_path):
     monkeypatch.delenv("MMVP_DATA_DIR")
     calls = []
 
-    def fake_snapshot_download(repo_id, repo_type):
-        calls.append((repo_id, repo_type))
+    def fake_snapshot_download(repo_id, repo_type, revision):
+        calls.append((repo_id, repo_type, revision))
         return str(tmp_path)
 
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     assert data.resolve_data_dir() == tmp_path
-    assert calls == [("MMVP/MMVP", "dataset")]
+    monkeypatch.setenv("MMVP_REVISION", "abc123")
+    data.resolve_data_dir()
+    assert calls == [("MMVP/MMVP", "dataset", None), ("MMVP/MMVP", "dataset", "abc123")]
 
 
 # --------------------------------------------------------------------------- invalid data

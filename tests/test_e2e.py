@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mmvp_tasks import harness, results, scoring
+from lmms_mmvp import results
+from mmvp_tasks import harness, scoring
 
 pytestmark = pytest.mark.slow
 ABLATION_TASKS = ["mmvp", "mmvp_option_swap", "mmvp_symbol_change"]
@@ -108,8 +109,8 @@ def test_mmvp_help_lists_the_commands():
 
 
 def test_api_model_run_counts_failures_and_never_writes_the_key(synthetic_data, tmp_path):
-    from mmvp_tasks.data import read_questions
     from lmms_mmvp.demo import lmms_eval_command
+    from mmvp_tasks.data import read_questions
     from tests.fake_api import FakeAPIServer, completion
 
     key = "sk-e2e-secret-0123456789abcdefghij"

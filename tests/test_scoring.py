@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 
 from mmvp_tasks import scoring
@@ -56,7 +55,7 @@ def test_unparseable_answers_are_wrong_and_counted():
     assert scoring.count_status(records, UNPARSEABLE) == 1
 
 
-def test_pattern_pair_accuracy_and_nan_when_absent():
+def test_pattern_pair_accuracy_and_none_when_absent():
     records = [
         rec(1, pattern="od"),
         rec(2, pattern="od"),
@@ -65,7 +64,7 @@ def test_pattern_pair_accuracy_and_nan_when_absent():
     ]
     assert scoring.pattern_pair_accuracy(records, "od") == 1.0
     assert scoring.pattern_pair_accuracy(records, "tx") == 0.0
-    assert math.isnan(scoring.pattern_pair_accuracy(records, "vp"))
+    assert scoring.pattern_pair_accuracy(records, "vp") is None
 
 
 def test_judged_correct_overrides_choice_comparison():

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from mmvp_tasks.patterns import PATTERNS
 from lmms_mmvp.plugin import TASKS_DIR
+from mmvp_tasks.patterns import PATTERNS
 
 PAPER_METRICS = {f"mmvp_vlm_{p.slug}" for p in PATTERNS} | {"mmvp_vlm_average"}
 
@@ -57,6 +57,7 @@ def test_metrics_use_the_paper_pattern_names(task):
     assert set(task.aggregation()) == PAPER_METRICS | {
         "mmvp_vlm_scored_pairs",
         "mmvp_vlm_incomplete_pairs",
+        "mmvp_vlm_provenance",
     }
     assert task.higher_is_better()["mmvp_vlm_incomplete_pairs"] is False
 
@@ -88,7 +89,7 @@ def test_a_limited_run_reports_incomplete_pairs(task):
     scores = _aggregate(task, docs, lambda doc: float(doc["image_slot"] == 1))
     assert (scores["mmvp_vlm_scored_pairs"], scores["mmvp_vlm_incomplete_pairs"]) == (15, 1)
     assert scores["mmvp_vlm_orientation_and_direction"] == 0.0  # every statement picked image 1
-    assert math.isnan(scores["mmvp_vlm_text"])
+    assert scores["mmvp_vlm_text"] is None
 
 
 def test_responses_stringified_by_lmms_eval_are_read_exactly(task):
@@ -97,6 +98,11 @@ def test_responses_stringified_by_lmms_eval_are_read_exactly(task):
 
     doc = task.test_docs()[0]
     response, _ = unwrap_generation_output((-1.0000000000000002, False))
-    assert task.process_results(doc, [response])["mmvp_vlm_average"]["score"] == -1.0000000000000002
-    assert task.process_results(doc, [(-2.5, True)])["mmvp_vlm_average"]["score"] == -2.5
-    assert task.process_results(doc, ["(-inf, False)"])["mmvp_vlm_average"]["score"] == -math.inf
+    assert (
+        task.process_results(doc, [response])["mmvp_vlm_average"]["match_score"]
+        == -1.0000000000000002
+    )
+    assert task.process_results(doc, [(-2.5, True)])["mmvp_vlm_average"]["match_score"] == -2.5
+    assert (
+        task.process_results(doc, ["(-inf, False)"])["mmvp_vlm_average"]["match_score"] == -math.inf
+    )

@@ -95,15 +95,15 @@ def test_incomplete_pairs_are_counted_not_scored(caplog):
     scores = vlm_scoring.pattern_scores(records)
     assert scores["od"] == 50.0  # pairs 1 and 3 complete, one right
     assert scores["pf"] == 100.0
-    assert all(math.isnan(scores[p.code]) for p in PATTERNS[2:])
+    assert all(scores[p.code] is None for p in PATTERNS[2:])
     assert vlm_scoring.scored_pairs(records) == 3
     assert vlm_scoring.incomplete_pairs(records) == 1
     assert vlm_scoring.average_score(records) == 75.0
     assert "average over 2 of 9 patterns" in caplog.text
 
 
-def test_empty_run_scores_nan():
-    assert math.isnan(vlm_scoring.average_score([]))
+def test_empty_run_scores_none():
+    assert vlm_scoring.average_score([]) is None
     assert vlm_scoring.scored_pairs([]) == 0
 
 
