@@ -31,7 +31,7 @@ from types import SimpleNamespace
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.fake_api import FakeAPIServer, completion  # noqa: E402
+from tests.support.fake_api import FakeAPIServer, completion  # noqa: E402
 
 KEY = "sk-benchmark-not-a-real-key"
 

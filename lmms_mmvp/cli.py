@@ -3,6 +3,8 @@
 mmvp synth --out DIR       write the offline synthetic MMVP / MMVP-VLM data set
 mmvp demo                  synthetic data + tiny model -> lmms-eval CLI -> results table
 mmvp correlate --encoder [NAME=]RESULTS --mllm NAME=RESULTS    Pearson r + chart
+mmvp report add|leaderboard|compare|ablation    verified entries, leaderboard, comparisons
+mmvp grade FILE            score an existing answers file
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import sys
 from pathlib import Path
 
 from lmms_mmvp import correlate
+from lmms_mmvp.demo import DEFAULT_STEPS, run_demo
+from lmms_mmvp.report import commands as report
+from lmms_mmvp.report import grade
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -25,9 +30,9 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from lmms_mmvp.demo import run_demo
-
-    return run_demo(Path(args.workdir), tasks=args.tasks, limit=args.limit)
+    return run_demo(
+        Path(args.workdir), tasks=args.tasks, limit=args.limit, mode=args.mode, steps=args.steps
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workdir", default="mmvp_demo", help="data, checkpoint and results")
     demo.add_argument("--tasks", default="mmvp_ablation", help="lmms-eval task or group names")
     demo.add_argument("--limit", type=int, default=None, help="documents per task (testing)")
+    demo.add_argument(
+        "--mode",
+        default="interleave",
+        choices=("interleave", "additive", "clip_only", "dino_only"),
+        help="MoF mixing of the tiny model",
+    )
+    demo.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="training steps")
     demo.set_defaults(run=_demo)
 
     correlate.add_parser(commands)
+    report.add_parser(commands)
+    grade.add_parser(commands)
     return parser
 
 

@@ -10,6 +10,8 @@ import json
 import math
 from pathlib import Path
 
+from mmvp_tasks.patterns import PATTERNS
+
 SUMMARY_METRICS = (
     ("pair acc", "mmvp_pair_accuracy"),
     ("question acc", "mmvp_accuracy"),
@@ -18,6 +20,12 @@ SUMMARY_METRICS = (
     ("failed", "mmvp_failed_requests"),
     ("refused", "mmvp_refusals"),
     ("answer key", "mmvp_answer_key"),
+)
+
+
+CHANCE_LEVELS = (
+    "Chance: random guessing 25% of pairs / 50% of questions; "
+    "one constant answer 0% of pairs / 50% of questions."
 )
 
 
@@ -46,13 +54,48 @@ def mmvp_rows(results: dict, requested: list[str]) -> list[dict]:
     """One row per MMVP task (``{"task": ..., <label>: value}``); raises if one is absent."""
     rows = []
     for task in expand_tasks(results, requested):
-        scores = results.get("results", {}).get(task)
-        if not scores or "mmvp_pair_accuracy,none" not in scores:
-            raise ResultsError(f"task {task!r} has no MMVP scores in the results file")
+        scores = task_scores(results, task)
         rows.append(
             {"task": task, **{label: scores.get(f"{m},none") for label, m in SUMMARY_METRICS}}
         )
     return rows
+
+
+def task_scores(results: dict, task: str) -> dict:
+    """The scores of one of this package's MMVP tasks; raises when the task is absent or when
+    lmms-eval's built-in ``mmvp`` ran instead (it has no ``mmvp_provenance``)."""
+    scores = results.get("results", {}).get(task)
+    if not scores or "mmvp_pair_accuracy,none" not in scores:
+        raise ResultsError(f"task {task!r} has no MMVP scores in the results file")
+    if "mmvp_provenance,none" not in scores:
+        raise ResultsError(
+            f"task {task!r} in the results file is lmms-eval's built-in one, not this package's "
+            "(the plugin's task hook was not active): its answer reading and counts differ"
+        )
+    return scores
+
+
+def format_pattern_table(results: dict, tasks: list[str]) -> str:
+    """Pair accuracy per visual pattern (rows) and task (columns)."""
+    columns = [task_scores(results, task) for task in tasks]
+    width = max(len(p.name) for p in PATTERNS)
+    lines = ["pair acc by pattern".ljust(width) + " | " + " | ".join(tasks)]
+    for p in PATTERNS:
+        metric = f"mmvp_pair_accuracy_{p.slug}_unofficial,none"
+        cells = [_fmt(scores.get(metric)).ljust(len(t)) for scores, t in zip(columns, tasks)]
+        lines.append(p.name.ljust(width) + " | " + " | ".join(cells))
+    return "\n".join(lines)
+
+
+def format_provenance(results: dict, task: str) -> str:
+    """Where the numbers came from: data, answer key, mapping, versions (lmms-eval's own field
+    ``lmms_eval_version`` and this package's ``mmvp_provenance``)."""
+    provenance = task_scores(results, task)["mmvp_provenance,none"]
+    versions = ", ".join(f"{k} {v}" for k, v in provenance.get("versions", {}).items())
+    return (
+        f"Data: {provenance.get('data_source')}; answer key: {provenance.get('answer_key')}; "
+        f"patterns: {provenance.get('pattern_mapping')}\nVersions: {versions}"
+    )
 
 
 def format_table(rows: list[dict]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from model_adapters.tiny import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE
+from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE
 
 logger = logging.getLogger(__name__)
 

@@ -183,16 +183,10 @@ def _build(fork_dir, fork_config, clip, dino, mixing, dtype, converted):
     import torch
     from transformers import AutoModel
 
-    from mof_models.assembly import (
-        IMAGE_TOKEN,
-        LLAVA_CHAT_TEMPLATE,
-        load_clip_tower,
-        load_image_processor,
-        load_tokenizer,
-    )
+    from mof_models.assembly import load_clip_tower, load_image_processor, load_tokenizer
     from mof_models.configuration_mof import MofConfig
     from mof_models.modeling_mof import MofForConditionalGeneration
-    from mof_models.processing_mof import MofProcessor
+    from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE, MofProcessor
 
     clip = clip or fork_config["mm_vision_tower"]
     tokenizer = load_tokenizer(str(fork_dir))

@@ -28,7 +28,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100  # label of tokens that are not learned (transformers' loss ignores them)
-IMAGE_TOKEN = "<image>"
+IMAGE_TOKEN = "<image>"  # LLaVA's placeholder in the records (the processor's token may differ)
 ROLES = {"human": "user", "gpt": "assistant"}
 FORMATS = ("chat", "plain")
 _MAX_REPORTED = 5
@@ -159,30 +159,6 @@ def _check_image_file(conversation: Conversation, folder: Path | None) -> None:
     path = folder / conversation.image
     if not path.is_file():
         raise DataError(f"{conversation.where}: image file {path} not found")
-
-
-def synthetic_conversations(mmvp_dir: str | os.PathLike) -> list[dict]:
-    """LLaVA records from an MMVP-layout folder (e.g. ``mmvp synth``): the ``mmvp`` task's
-    letter prompt and the answer letter, images relative to ``mmvp_dir``. For demos only."""
-    from mmvp_tasks.answers import answer_label, parse_options
-    from mmvp_tasks.data import read_questions
-    from mmvp_tasks.prompts import LETTER_POST_PROMPT, choice_prompt
-
-    records = []
-    for q in read_questions(mmvp_dir, answer_key="original"):
-        options = parse_options(q.options)
-        prompt = choice_prompt(q.question, options, post_prompt=LETTER_POST_PROMPT)
-        records.append(
-            {
-                "id": str(q.index),
-                "image": str(q.image_path.relative_to(Path(mmvp_dir))),
-                "conversations": [
-                    {"from": "human", "value": f"{IMAGE_TOKEN}\n{prompt}"},
-                    {"from": "gpt", "value": answer_label(q.correct_answer).upper()},
-                ],
-            }
-        )
-    return records
 
 
 # ----------------------------------------------------------------------------- tokens

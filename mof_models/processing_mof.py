@@ -11,6 +11,23 @@ from __future__ import annotations
 from transformers import ProcessorMixin
 from transformers.processing_utils import MultiModalData
 
+IMAGE_TOKEN = "<image>"
+# Vicuna-style template of the llava-1.5 checkpoints (LLaVA's conv_vicuna_v1 turns). BOS comes
+# from the template itself so that chat endpoints (which add none) and transformers see the same
+# tokens; callers therefore tokenize the rendered text with add_special_tokens=False.
+LLAVA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'user' %}USER: "
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %} "
+    "{% else %}ASSISTANT: "
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}{{ eos_token }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+
 
 class MofProcessor(ProcessorMixin):
     def __init__(
@@ -19,7 +36,7 @@ class MofProcessor(ProcessorMixin):
         tokenizer=None,
         num_image_tokens: int | None = None,
         chat_template: str | None = None,
-        image_token: str = "<image>",
+        image_token: str = IMAGE_TOKEN,
         **kwargs,
     ) -> None:
         r"""

@@ -1,9 +1,10 @@
-"""Tiny random MoF checkpoints built from configs, for tests, the debug config and the demo.
+"""The tiny MoF flavour: random checkpoints built from configs, for tests, the debug config
+and the demo.
 
 Same code paths as real checkpoints (``save_pretrained`` / Auto classes), small random weights:
 CLIP 32-wide and DINOv2 48-wide (32 for ``additive``, which needs equal widths), 2 layers each,
-32 px images in 8 px patches (16 tokens per encoder), a 2-layer Llama of width 128. The tokenizer
-and chat template are the project's tiny LLaVA ones (``model_adapters.tiny``).
+32 px images in 8 px patches (16 tokens per encoder), a 2-layer Llama of width 128 (head_dim 64,
+as vLLM's CPU attention kernels need), and a byte-level BPE tokenizer trained on the spot.
 """
 
 from __future__ import annotations
@@ -11,10 +12,44 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model_adapters.tiny import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE, build_tokenizer
+from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE
 
 _MARKER = "tiny_mof_checkpoint.json"
 PATCH = 8
+_CORPUS = (
+    "USER: ASSISTANT: Answer with the option's letter from the given choices directly. "
+    "A. B. (a) (b) (1) (2) Yes No Left Right Open Closed Red Blue One More than one The answer is "
+    "Is the arrow pointing up or down? Which side is the circle on? What colour is the square? "
+)
+
+
+def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True):
+    """A byte-level BPE trained on a small corpus, left-padded, with the ``<image>`` token.
+
+    ``image_token_attribute=False`` leaves out the tokenizer's ``image_token`` attribute (the token
+    stays in the vocabulary): InstructBLIP's processor sets its own and fails on a string one.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    bpe.train_from_iterator([_CORPUS] * 4, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        padding_side="left",
+        **({"extra_special_tokens": {"image_token": IMAGE_TOKEN}} if image_token_attribute else {}),
+    )
 
 
 def tiny_mof_config(mixing: str = "interleave", *, image_size: int = 32, tokenizer=None, **kw):
@@ -99,10 +134,16 @@ def save_tiny_mof(out_dir: str | Path, mixing: str = "interleave", *, seed: int 
 
 
 def build_trained_tiny_mof(
-    workdir: str | Path, *, mixing: str = "interleave", steps: int = 20
+    workdir: str | Path,
+    train_json: str | Path,
+    image_folder: str | Path,
+    *,
+    mixing: str = "interleave",
+    steps: int = 20,
+    **overrides,
 ) -> Path:
-    """Train a tiny MoF for ``steps`` steps with the debug config on synthetic MMVP-style data
-    (seed 1, so not the seed-0 evaluation set); return ``workdir/final`` (reused if present)."""
+    """Train a tiny MoF with the debug config on LLaVA-format data; return ``workdir/final``
+    (reused if present). ``overrides`` are extra ``--set`` style config keys."""
     from mof_models.checkpoints import FINAL_DIR
     from mof_models.train import train
     from mof_models.train_config import load_config
@@ -115,10 +156,12 @@ def build_trained_tiny_mof(
         Path(__file__).parent / "configs" / "tiny_debug.yaml",
         overrides={
             "model.tiny.mixing": mixing,
-            "data.synthetic.dir": str(workdir / "train-data"),
+            "data.json": str(train_json),
+            "data.image_folder": str(image_folder),
             "training.output_dir": str(workdir),
             "training.max_steps": steps,
             "training.save_steps": steps,
+            **overrides,
         },
     )
     return train(config)

@@ -129,18 +129,14 @@ def load_model(source: ModelSource):
 def load_training_data(settings: DataSettings, processor):
     from mof_models import data
 
-    image_folder = settings.image_folder
     if settings.json is not None:
         records = data.load_records(settings.json)
-    elif settings.hub is not None:
-        records = _hub_records(settings.hub)
     else:
-        image_folder = _synthetic_mmvp_dir(settings.synthetic)
-        records = data.synthetic_conversations(image_folder)
+        records = _hub_records(settings.hub)
     return data.build_dataset(
         records,
         processor,
-        image_folder=image_folder,
+        image_folder=settings.image_folder,
         conversation_format=settings.format,
         max_length=settings.max_length,
     )
@@ -155,16 +151,6 @@ def _hub_records(hub: dict):
     if isinstance(dataset.features.get("image"), datasets.Image):
         dataset = dataset.cast_column("image", datasets.Image(decode=False))  # decode lazily
     return dataset
-
-
-def _synthetic_mmvp_dir(synthetic: dict) -> Path:
-    from mmvp_tasks.synth import ensure_synthetic_data
-
-    unknown = set(synthetic) - {"dir", "seed", "image_size"}
-    if unknown or "dir" not in synthetic:
-        raise ConfigError("data.synthetic: keys are dir (required), seed, image_size")
-    settings = {k: synthetic[k] for k in ("seed", "image_size") if k in synthetic}
-    return ensure_synthetic_data(synthetic["dir"], **settings).mmvp_dir
 
 
 # ----------------------------------------------------------------------------- trainer

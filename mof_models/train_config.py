@@ -46,13 +46,11 @@ class LoraSettings:
 
 @dataclass(frozen=True)
 class DataSettings:
-    """Exactly one source: ``json`` (LLaVA JSON/JSONL + ``image_folder``), ``hub``
-    (``datasets.load_dataset`` arguments, with ``split``) or ``synthetic`` (``dir``, ``seed``,
-    ``image_size``: MMVP-style synthetic questions, for demos)."""
+    """Exactly one source: ``json`` (LLaVA JSON/JSONL + ``image_folder``) or ``hub``
+    (``datasets.load_dataset`` arguments, with ``split``)."""
 
     json: str | None = None
     hub: dict | None = None
-    synthetic: dict | None = None
     image_folder: str | None = None
     format: str = "chat"  # "plain": LLaVA's stage-1 caption template
     max_length: int = 2048
@@ -144,9 +142,9 @@ def _check_config(config: TrainConfig) -> None:
     sources = [k for k in ("pretrained", "build", "tiny") if getattr(config.model, k) is not None]
     if len(sources) != 1:
         raise ConfigError(f"model: give exactly one of pretrained, build, tiny; got {sources}")
-    data_sources = [k for k in ("json", "hub", "synthetic") if getattr(config.data, k) is not None]
+    data_sources = [k for k in ("json", "hub") if getattr(config.data, k) is not None]
     if len(data_sources) != 1:
-        raise ConfigError(f"data: give exactly one of json, hub, synthetic; got {data_sources}")
+        raise ConfigError(f"data: give exactly one of json, hub; got {data_sources}")
     if "output_dir" not in config.training:
         raise ConfigError("training: output_dir is required")
     zero3 = deepspeed_stage(config.training) == 3

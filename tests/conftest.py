@@ -3,38 +3,13 @@ data, and tiny random checkpoints, each built once per test session."""
 
 from __future__ import annotations
 
-import csv
 import shutil
 from pathlib import Path
 
 import pytest
 
-SHARED_MMVP = Path(__file__).resolve().parents[2] / "shared" / "data" / "mmvp"
-REAL_QUESTIONS = SHARED_MMVP / "Questions.csv"
-AMVICC_PATTERNS = SHARED_MMVP / "patterns_amvicc.csv"
-
-
-def real_rows() -> list[dict[str, str]]:
-    with REAL_QUESTIONS.open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def write_mmvp_dir(root: Path, rows: list[dict[str, str]], header=None) -> Path:
-    """An MMVP layout with ``rows`` and a small JPEG per row."""
-    from PIL import Image
-
-    images = root / "MMVP Images"
-    images.mkdir(parents=True, exist_ok=True)
-    header = header or ["Index", "Question", "Options", "Correct Answer"]
-    with (root / "Questions.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([row["Index"], row["Question"], row["Options"], row["Correct Answer"]])
-    for row in rows:
-        shade = int(row["Index"]) % 256
-        Image.new("RGB", (16, 16), (shade, 255 - shade, 128)).save(images / f"{row['Index']}.jpg")
-    return root
+from tests.support.mmvp_data import real_rows, write_mmvp_dir
+from tests.support.mof import MIXINGS
 
 
 @pytest.fixture(scope="session")
@@ -58,13 +33,37 @@ def synthetic_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory) -> Path:
-    from model_adapters.tiny import build_tiny_llava
+    from tests.support.tiny_models import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny_llava"))
 
 
 @pytest.fixture(scope="session")
 def tiny_instructblip(tmp_path_factory) -> Path:
-    from model_adapters.tiny import build_tiny_instructblip
+    from tests.support.tiny_models import build_tiny_instructblip
 
     return build_tiny_instructblip(tmp_path_factory.mktemp("tiny_instructblip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_mof_models():
+    """``{mixing: (model, processor)}``, eval mode, shared: tests must not modify them."""
+    from mof_models.tiny import build_tiny_mof
+
+    return {mixing: build_tiny_mof(mixing, seed=1) for mixing in MIXINGS}
+
+
+@pytest.fixture(scope="session")
+def tiny_mof_dir(tmp_path_factory) -> Path:
+    """A saved tiny I-MoF checkpoint (read-only for tests)."""
+    from mof_models.tiny import save_tiny_mof
+
+    return save_tiny_mof(tmp_path_factory.mktemp("tiny_mof"), "interleave")
+
+
+@pytest.fixture(scope="session")
+def synthetic_train_dir(tmp_path_factory) -> Path:
+    """Synthetic MMVP-layout training data (seed 1, 64 px)."""
+    from mmvp_tasks.synth import ensure_synthetic_data
+
+    return ensure_synthetic_data(tmp_path_factory.mktemp("mof_train_data"), seed=1, image_size=64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mmvp_tasks.ablations import change_symbols, swap_options
 from mmvp_tasks.answers import answer_label, parse_options
 from mmvp_tasks.prompts import LETTER_POST_PROMPT, choice_prompt, official_prompt
-from tests.conftest import real_rows
+from tests.support.mmvp_data import real_rows
 
 
 def _answer_text(options: str, answer: str) -> str:

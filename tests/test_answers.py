@@ -14,7 +14,7 @@ from mmvp_tasks.answers import (
     format_options,
     parse_options,
 )
-from tests.conftest import real_rows
+from tests.support.mmvp_data import real_rows
 
 OPEN_CLOSED = parse_options("(a) Open (b) Closed")
 AB = ["A", "B"]  # labels lmms-eval's prompt shows

@@ -17,8 +17,8 @@ import pytest
 from mmvp_tasks.markers import is_failed_response, is_refused_response
 from model_adapters import api_engine
 from model_adapters.api_engine import EngineSettings, RetryableError, backoff_delay
-from tests.api_requests import build_adapter, make_requests, prompt
-from tests.fake_api import FakeAPIServer, completion, gemini_reply
+from tests.support.api_requests import build_adapter, make_requests, prompt
+from tests.support.fake_api import FakeAPIServer, completion, gemini_reply
 
 KEY = "test-secret-0123456789-abcdefABCDEF"  # must never appear in any file written
 REPO = Path(__file__).resolve().parents[1]
@@ -233,7 +233,13 @@ def test_killed_run_resumes_without_repeating_answered_requests(kind, tmp_path):
     cache_dir = tmp_path / "cache"
     n = 40
     with FakeAPIServer(respond) as server:
-        command = [sys.executable, "-m", "tests.api_requests", kind, server_url(kind, server)]
+        command = [
+            sys.executable,
+            "-m",
+            "tests.support.api_requests",
+            kind,
+            server_url(kind, server),
+        ]
         child = subprocess.Popen([*command, str(cache_dir), str(n)], cwd=REPO)
         deadline = time.time() + 120
         while len(server.requests) < 12 and time.time() < deadline and child.poll() is None:

@@ -1,13 +1,13 @@
 """The mmvp_clip / mmvp_open_clip adapters on tiny random encoders built from configs.
 
 The scoring path is checked against a straightforward re-implementation of the original per-pair
-loop (``original_pair_loop`` in benchmarks/bench_vlm_scoring.py, which times the two): identical
-per-pattern numbers and per-statement choices on the synthetic set, ties included.
+loop (``original_pair_loop`` in tests/support/ref.py; benchmarks/bench_vlm_scoring.py
+times the two): identical per-pattern numbers and per-statement choices on the synthetic set,
+ties included.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -31,8 +31,8 @@ from model_adapters.clip import (
     TransformersEncoder,
     image_text_logits,
 )
+from tests.support import vlm_reference as ref
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_vlm_scoring.py"
 TINY_TEXT_LENGTH = 64  # max_position_embeddings of the tiny text towers
 
 
@@ -46,17 +46,9 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_vlm_scoring", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def tiny_clip_parts(bench):
+def tiny_clip_parts():
     """``(CLIPModel, image processor, tokenizer)``: 32 px images, hidden 32, random weights."""
-    return bench.build_clip(vit_b16=False)
+    return ref.build_clip(vit_b16=False)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +60,11 @@ def tiny_clip_dir(tiny_clip_parts, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_siglip_dir(bench, tmp_path_factory) -> Path:
+def tiny_siglip_dir(tmp_path_factory) -> Path:
     """A random SiglipModel with a non-trivial logit scale and bias (both init to 0)."""
     from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel
 
-    tokenizer = bench.build_tokenizer(max_length=TINY_TEXT_LENGTH)
+    tokenizer = ref.build_tokenizer(max_length=TINY_TEXT_LENGTH)
     small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
     config = SiglipConfig(
         text_config={
@@ -215,18 +207,16 @@ def test_each_distinct_image_and_text_is_encoded_once(clip_adapter, documents):
     assert _score(clip_adapter, documents) == pytest.approx(logits, abs=1e-5)
 
 
-def test_batched_scoring_equals_the_original_pair_loop(bench, tiny_clip_parts, synthetic_data):
+def test_batched_scoring_equals_the_original_pair_loop(tiny_clip_parts, synthetic_data):
     data_dir = synthetic_data.mmvp_vlm_dir
-    batched, records = bench.batched_pattern_scores(*tiny_clip_parts, data_dir, batch_size=32)
-    original, chosen = bench.original_pair_loop(*tiny_clip_parts, data_dir, TINY_TEXT_LENGTH)
+    batched, records = ref.batched_pattern_scores(*tiny_clip_parts, data_dir, batch_size=32)
+    original, chosen = ref.original_pair_loop(*tiny_clip_parts, data_dir, TINY_TEXT_LENGTH)
     assert batched == original
     assert _choices(records) == chosen
     assert 0 < sum(batched.values()) < 900  # a random model: some pairs right, not all
 
 
-def test_ties_pick_image_2_in_both_implementations(
-    bench, tiny_clip_parts, synthetic_data, tmp_path
-):
+def test_ties_pick_image_2_in_both_implementations(tiny_clip_parts, synthetic_data, tmp_path):
     """Pairs whose two images are identical: every statement ties (P = 0.5) and picks image 2."""
     data_dir = Path(shutil.copytree(synthetic_data.mmvp_vlm_dir, tmp_path / "mmvp_vlm"))
     tied = [p for p in PATTERNS if p.code in ("ca", "tx")]
@@ -235,8 +225,8 @@ def test_ties_pick_image_2_in_both_implementations(
             folder = data_dir / "MLLM_VLM Images" / pattern.vlm_type
             for odd in range(30 * k + 1, 30 * k + 30, 2):
                 shutil.copy(folder / f"{odd}.jpg", folder / f"{odd + 1}.jpg")
-    batched, records = bench.batched_pattern_scores(*tiny_clip_parts, data_dir, batch_size=32)
-    original, chosen = bench.original_pair_loop(*tiny_clip_parts, data_dir, TINY_TEXT_LENGTH)
+    batched, records = ref.batched_pattern_scores(*tiny_clip_parts, data_dir, batch_size=32)
+    original, chosen = ref.original_pair_loop(*tiny_clip_parts, data_dir, TINY_TEXT_LENGTH)
     assert batched == original
     assert _choices(records) == chosen
     tied_ids = {r["question_id"] for r in records if r["pattern"] in {p.code for p in tied}}
@@ -262,7 +252,7 @@ def test_siglip_scores_are_its_sigmoid_logits(tiny_siglip_dir, documents):
     assert _score(adapter, docs) == pytest.approx(expected, abs=1e-5)
 
 
-def test_a_model_without_both_towers_is_refused(bench):
+def test_a_model_without_both_towers_is_refused():
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     config = CLIPVisionConfig(
@@ -270,7 +260,7 @@ def test_a_model_without_both_towers_is_refused(bench):
     )
     model = CLIPVisionModel(config)
     with pytest.raises(ValueError, match="CLIPVisionModel is not an image-text dual encoder"):
-        TransformersEncoder(model, None, bench.build_tokenizer())
+        TransformersEncoder(model, None, ref.build_tokenizer())
 
 
 def test_generation_is_refused_clearly(clip_adapter):

@@ -9,7 +9,7 @@ import pytest
 
 from mmvp_tasks import data
 from mmvp_tasks.data import DataValidationError, read_questions
-from tests.conftest import AMVICC_PATTERNS, real_rows, write_mmvp_dir
+from tests.support.mmvp_data import AMVICC_PATTERNS, real_rows, write_mmvp_dir
 
 
 def _rows(path):

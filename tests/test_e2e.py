@@ -111,7 +111,7 @@ def test_mmvp_help_lists_the_commands():
 def test_api_model_run_counts_failures_and_never_writes_the_key(synthetic_data, tmp_path):
     from lmms_mmvp.demo import lmms_eval_command
     from mmvp_tasks.data import read_questions
-    from tests.fake_api import FakeAPIServer, completion
+    from tests.support.fake_api import FakeAPIServer, completion
 
     key = "sk-e2e-secret-0123456789abcdefghij"
     questions = read_questions(synthetic_data.mmvp_dir)[:20]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mmvp_tasks import harness, judge
-from tests.fake_api import FakeAPIServer, completion
+from tests.support.fake_api import FakeAPIServer, completion
 
 DOC = {
     "Index": 1,

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from model_adapters.mof_llava import MofLlavaAdapter
-from tests.mof_fixtures import (
+from tests.support.mof import (
     images,
-    tiny_mof_dir_fixture,  # noqa: F401 (fixtures)
 )
 
 PROMPTS = [

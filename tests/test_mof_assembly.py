@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.mof_fixtures import (
+from tests.support.mof import (
     chat_inputs,
-    tiny_mof_models_fixture,  # noqa: F401 (fixtures)
 )
 
 

@@ -13,9 +13,8 @@ from mof_models.convert_fork_checkpoint import (
     convert_fork_checkpoint,
     convert_fork_state_dict,
 )
-from tests.mof_fixtures import (
+from tests.support.mof import (
     chat_inputs,
-    tiny_mof_models_fixture,  # noqa: F401 (fixtures)
 )
 
 

@@ -16,12 +16,9 @@ from mof_models.data import (
     load_records,
     parse_record,
     parse_records,
-    synthetic_conversations,
 )
-from tests.mof_fixtures import (
+from tests.support.mof import (
     images,
-    synthetic_train_dir_fixture,  # noqa: F401 (fixtures)
-    tiny_mof_models_fixture,  # noqa: F401
 )
 
 
@@ -162,8 +159,8 @@ def test_unreadable_image_names_the_record(processor, tmp_path):
         dataset[0]
 
 
-def test_synthetic_conversations_use_the_mmvp_prompt(synthetic_train_dir):
-    records = synthetic_conversations(synthetic_train_dir.mmvp_dir)
+def test_synthetic_training_file_is_llava_json_with_the_mmvp_prompt(synthetic_train_dir):
+    records = load_records(synthetic_train_dir.mmvp_dir / "train.json")
     assert len(records) == 300
     first = records[0]["conversations"]
     assert first[0]["value"].startswith("<image>\n")

@@ -13,10 +13,9 @@ from safetensors.torch import load_file
 from mof_models.checkpoints import COMMIT_FILE
 from mof_models.train import train
 from mof_models.train_config import load_config
-from tests.mof_fixtures import (
+from tests.support.mof import (
     REPO,
     TINY_DEBUG,
-    synthetic_train_dir_fixture,  # noqa: F401 (fixtures)
     tiny_train_overrides,
 )
 
@@ -26,7 +25,7 @@ _KILLED_RUN = """
 import sys
 from mof_models.train import train
 from mof_models.train_config import load_config
-from tests.mof_fixtures import KillAfterCommit, TINY_DEBUG
+from tests.support.mof import KillAfterCommit, TINY_DEBUG
 overrides = dict(a.split("=", 1) for a in sys.argv[1:])
 overrides = {k: int(v) if v.isdigit() else v for k, v in overrides.items()}
 train(load_config(TINY_DEBUG, overrides), callbacks=[KillAfterCommit(4)])
@@ -78,8 +77,8 @@ def test_two_process_data_parallel_smoke(tmp_path, synthetic_train_dir):
     out = tmp_path / "ddp"
     overrides = {
         "training.output_dir": str(out),
-        "data.synthetic.dir": str(synthetic_train_dir.mmvp_dir.parent),
-        "data.synthetic.image_size": 64,
+        "data.json": str(synthetic_train_dir.mmvp_dir / "train.json"),
+        "data.image_folder": str(synthetic_train_dir.mmvp_dir),
         "training.max_steps": 2,
         "training.save_steps": 2,
         "training.ddp_backend": "gloo",

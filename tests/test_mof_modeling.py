@@ -9,13 +9,11 @@ import pytest
 import torch
 
 from mof_models.modeling_mof import interleave_features
-from tests.mof_fixtures import (
+from tests.support.mof import (
     MIXINGS,
     REPO,
     chat_inputs,
     images,
-    tiny_mof_dir_fixture,  # noqa: F401 (fixtures)
-    tiny_mof_models_fixture,  # noqa: F401
 )
 
 

@@ -9,14 +9,12 @@ import pytest
 import torch
 
 from mof_models.checkpoints import COMMIT_FILE
-from mof_models.data import MofDataCollator, build_dataset, synthetic_conversations
+from mof_models.data import MofDataCollator, build_dataset, load_records
 from mof_models.train import NonFiniteLossError, configure_trainable, train
 from mof_models.train_config import ConfigError, LoraSettings, load_config
-from tests.mof_fixtures import (
+from tests.support.mof import (
     REPO,
     TINY_DEBUG,
-    synthetic_train_dir_fixture,  # noqa: F401 (fixtures)
-    tiny_mof_dir_fixture,  # noqa: F401
     tiny_train_overrides,
 )
 
@@ -24,7 +22,7 @@ CONFIGS = REPO / "mof_models" / "configs"
 
 
 def fixed_batch(processor, data_dir, n=4):
-    records = synthetic_conversations(data_dir.mmvp_dir)[:n]
+    records = load_records(data_dir.mmvp_dir / "train.json")[:n]
     dataset = build_dataset(
         records,
         processor,

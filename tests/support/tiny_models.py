@@ -1,4 +1,4 @@
-"""Tiny random checkpoints built from configs, for the offline demo and the tests.
+"""Tiny random LLaVA and InstructBLIP checkpoints built from configs, for tests and benchmarks.
 
 They go through exactly the code paths of real checkpoints (``save_pretrained`` here,
 ``from_pretrained`` in the adapters); only the sizes are small and the weights random, so their
@@ -10,56 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-IMAGE_TOKEN = "<image>"
-# Vicuna-style template of the llava-1.5 checkpoints; BOS emitted by the template itself so that
-# chat endpoints (which add none) and transformers see the same tokens.
-LLAVA_CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'user' %}USER: "
-    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
-    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
-    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %} "
-    "{% else %}ASSISTANT: "
-    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
-    "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}"
-    "{% endif %}{% endfor %}{% endif %}{{ eos_token }}{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
-)
-_CORPUS = (
-    "USER: ASSISTANT: Answer with the option's letter from the given choices directly. "
-    "A. B. (a) (b) (1) (2) Yes No Left Right Open Closed Red Blue One More than one The answer is "
-    "Is the arrow pointing up or down? Which side is the circle on? What colour is the square? "
-)
+from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE
+from mof_models.tiny import build_tokenizer
+
 _MARKER = "tiny_checkpoint.json"
-
-
-def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True):
-    """A byte-level BPE trained on a small corpus, left-padded, with the ``<image>`` token.
-
-    ``image_token_attribute=False`` leaves out the tokenizer's ``image_token`` attribute (the token
-    stays in the vocabulary): InstructBLIP's processor sets its own and fails on a string one.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    bpe.train_from_iterator([_CORPUS] * 4, trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        padding_side="left",
-        **({"extra_special_tokens": {"image_token": IMAGE_TOKEN}} if image_token_attribute else {}),
-    )
 
 
 def build_tiny_llava(out_dir: str | Path, *, seed: int = 0, image_size: int = 32) -> Path:

@@ -1,5 +1,6 @@
 """lmms-eval-shaped requests for the API adapter tests, and a driver run as a separate process
-for the kill-and-resume test: ``python -m tests.api_requests openai|gemini BASE_URL CACHE_DIR N``.
+for the kill-and-resume test:
+``python -m tests.support.api_requests openai|gemini BASE_URL CACHE_DIR N``.
 """
 
 from __future__ import annotations

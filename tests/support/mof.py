@@ -1,8 +1,4 @@
-"""Fixtures and helpers of the MoF tests (tiny random models built once per session).
-
-Fixtures are registered under their ``name=``; a test module imports the ``*_fixture`` functions
-(``# noqa: F401``) and requests the fixtures by name.
-"""
+"""Helpers of the MoF tests and benchmarks (their fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,36 +6,11 @@ import os
 import signal
 from pathlib import Path
 
-import pytest
 from transformers import TrainerCallback
 
 MIXINGS = ("interleave", "additive", "clip_only", "dino_only")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY_DEBUG = REPO / "mof_models" / "configs" / "tiny_debug.yaml"
-
-
-@pytest.fixture(scope="session", name="tiny_mof_models")
-def tiny_mof_models_fixture():
-    """``{mixing: (model, processor)}``, eval mode, shared: tests must not modify them."""
-    from mof_models.tiny import build_tiny_mof
-
-    return {mixing: build_tiny_mof(mixing, seed=1) for mixing in MIXINGS}
-
-
-@pytest.fixture(scope="session", name="tiny_mof_dir")
-def tiny_mof_dir_fixture(tmp_path_factory) -> Path:
-    """A saved tiny I-MoF checkpoint (read-only for tests)."""
-    from mof_models.tiny import save_tiny_mof
-
-    return save_tiny_mof(tmp_path_factory.mktemp("tiny_mof"), "interleave")
-
-
-@pytest.fixture(scope="session", name="synthetic_train_dir")
-def synthetic_train_dir_fixture(tmp_path_factory) -> Path:
-    """Synthetic MMVP-layout training data (seed 1, 64 px)."""
-    from mmvp_tasks.synth import ensure_synthetic_data
-
-    return ensure_synthetic_data(tmp_path_factory.mktemp("mof_train_data"), seed=1, image_size=64)
 
 
 def images(n: int, size: int = 40):
@@ -66,9 +37,8 @@ def tiny_train_overrides(tmp: Path, data_dir: Path, **extra) -> dict:
     """Overrides of the debug config for a fast, deterministic test run under ``tmp``."""
     overrides = {
         "training.output_dir": str(tmp / "run"),
-        "data.synthetic.dir": str(data_dir),
-        "data.synthetic.seed": 1,
-        "data.synthetic.image_size": 64,
+        "data.json": str(data_dir / "mmvp" / "train.json"),  # written by mmvp_tasks.synth
+        "data.image_folder": str(data_dir / "mmvp"),
         "training.max_steps": 4,
         "training.save_steps": 2,
         "training.logging_steps": 1,
