@@ -12,7 +12,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +19,6 @@ import pytest
 import torch
 from PIL import Image
 
-from lmms_mmvp import results
 from lmms_mmvp.demo import lmms_eval_command
 from mmvp_tasks import vlm_scoring
 from mmvp_tasks.patterns import PATTERNS
@@ -32,6 +30,7 @@ from model_adapters.clip import (
     image_text_logits,
 )
 from tests.support import vlm_reference as ref
+from tests.support.cli import run_evaluation
 
 TINY_TEXT_LENGTH = 64  # max_position_embeddings of the tiny text towers
 
@@ -324,10 +323,9 @@ def test_lmms_eval_cli_scores_mmvp_vlm_with_mmvp_clip(tiny_clip_dir, synthetic_d
     env = {**os.environ, "MMVP_VLM_DATA_DIR": str(synthetic_data.mmvp_vlm_dir)}
     env["HF_HUB_OFFLINE"] = "1"
     command = lmms_eval_command(tiny_clip_dir, "mmvp_vlm", tmp_path, limit=None, model="mmvp_clip")
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    path = results.newest_results_file(tmp_path)
-    scores = results.load(path)["results"]["mmvp_vlm"]
-    assert scores["mmvp_vlm_scored_pairs,none"] == 135, completed.stderr[-3000:]
+    data, path, log = run_evaluation(command, tmp_path, env=env, timeout=600)
+    scores = data["results"]["mmvp_vlm"]
+    assert scores["mmvp_vlm_scored_pairs,none"] == 135, log[-3000:]
     assert scores["mmvp_vlm_incomplete_pairs,none"] == 0
     per_pattern = [scores[f"mmvp_vlm_{p.slug},none"] for p in PATTERNS]
     assert all(

@@ -12,6 +12,7 @@ import pytest
 
 from lmms_mmvp import results
 from mmvp_tasks import harness, scoring
+from tests.support.cli import run_command, run_evaluation
 
 pytestmark = pytest.mark.slow
 ABLATION_TASKS = ["mmvp", "mmvp_option_swap", "mmvp_symbol_change"]
@@ -26,10 +27,7 @@ def cli_run(synthetic_data, tiny_llava, tmp_path_factory):
     env = {**os.environ, "MMVP_DATA_DIR": str(synthetic_data.mmvp_dir), "HF_HUB_OFFLINE": "1"}
     env.pop("MMVP_PATTERNS_CSV", None)
     command = lmms_eval_command(tiny_llava, "mmvp_ablation", output, limit=None)
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    path = results.newest_results_file(output)
-    return results.load(path), path, completed.stdout + completed.stderr
+    return run_evaluation(command, output, env=env)
 
 
 def test_results_file_has_every_task_with_full_pairs(cli_run):
@@ -89,15 +87,18 @@ def test_demo_prints_a_results_table(tmp_path):
         str(tmp_path),
         "--limit",
         "8",
+        "--steps",
+        "10",
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    table = completed.stdout.split("Results (", 1)[1]
+    completed = run_command(command)
+    table = completed.stdout.split("Results of", 1)[1]
     for task in ABLATION_TASKS:
         assert f"\n{task} " in table
     assert "pair acc" in table and "corrected" in table
+    assert "Chance: random guessing 25% of pairs" in table
+    assert "Quantity and Count" in table and "Versions: lmms-mmvp" in table
     assert (tmp_path / "data" / "SYNTHETIC.json").is_file()
-    assert (tmp_path / "tiny-mof" / "final" / "config.json").is_file()
+    assert (tmp_path / "tiny-mof-interleave-10" / "final" / "config.json").is_file()
 
 
 def test_mmvp_help_lists_the_commands():
@@ -131,9 +132,7 @@ def test_api_model_run_counts_failures_and_never_writes_the_key(synthetic_data, 
         )
         command[command.index("--model") + 1] = "mmvp_openai"
         command[command.index("--model_args") + 1] = model_args
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    data = results.load(results.newest_results_file(tmp_path / "out"))
+        data, _, _ = run_evaluation(command, tmp_path / "out", env=env, timeout=600)
     scores = data["results"]["mmvp"]
     failing = sum(q.question == broken for q in questions)
     assert scores["mmvp_failed_requests,none"] == failing >= 2

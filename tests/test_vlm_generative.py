@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from types import SimpleNamespace
 
 import pytest
 import torch
 from PIL import Image
 
-from lmms_mmvp import results
 from lmms_mmvp.demo import lmms_eval_command
 from mmvp_tasks import vlm_harness, vlm_scoring
 from model_adapters.hf_generation import HFGenerativeAdapter
 from model_adapters.llava import LlavaAdapter
+from tests.support.cli import run_evaluation
 
 TEXTS = ["a photo of an arrow", "a photo of a red circle on the left", "b", "a photo of two cats"]
 
@@ -152,10 +151,9 @@ def test_lmms_eval_cli_scores_mmvp_vlm_with_mmvp_llava(tiny_llava, synthetic_dat
     env = {**os.environ, "MMVP_VLM_DATA_DIR": str(synthetic_data.mmvp_vlm_dir)}
     env["HF_HUB_OFFLINE"] = "1"
     command = lmms_eval_command(tiny_llava, "mmvp_vlm", tmp_path, limit=120, model="mmvp_llava")
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    path = results.newest_results_file(tmp_path)
-    scores = results.load(path)["results"]["mmvp_vlm"]
-    assert scores["mmvp_vlm_scored_pairs,none"] == 30, completed.stderr[-3000:]
+    data, path, log = run_evaluation(command, tmp_path, env=env, timeout=600)
+    scores = data["results"]["mmvp_vlm"]
+    assert scores["mmvp_vlm_scored_pairs,none"] == 30, log[-3000:]
     for pattern in ("orientation_and_direction", "presence_of_specific_features"):
         value = scores[f"mmvp_vlm_{pattern},none"]
         assert value * 15 / 100 == pytest.approx(round(value * 15 / 100))
