@@ -3,6 +3,7 @@
 mmvp synth --out DIR       write the offline synthetic MMVP / MMVP-VLM data set
 mmvp demo                  synthetic data + tiny model -> lmms-eval CLI -> results table
 mmvp correlate --encoder [NAME=]RESULTS --mllm NAME=RESULTS    Pearson r + chart
+mmvp mine --images DIR --out DIR    mine CLIP-blind pairs (CLIP similar, DINOv2 different)
 mmvp report add|leaderboard|compare|ablation    verified entries, leaderboard, comparisons
 mmvp grade FILE            score an existing answers file
 """
@@ -14,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from lmms_mmvp import correlate
+from lmms_mmvp import correlate, mining
 from lmms_mmvp.demo import DEFAULT_STEPS, run_demo
 from lmms_mmvp.report import commands as report
 from lmms_mmvp.report import grade
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_demo)
 
     correlate.add_parser(commands)
+    mining.add_parser(commands)
     report.add_parser(commands)
     grade.add_parser(commands)
     return parser

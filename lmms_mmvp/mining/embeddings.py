@@ -1,0 +1,274 @@
+"""CLIP and DINOv2 image embeddings: encoding into resumable shards, or loading precomputed ones.
+
+Paper setting (Tong et al., CVPR 2024): CLIP ViT-L/14's projected image embedding
+(``get_image_features``) and DINOv2 ViT-L/14's pooled output (``pooler_output``). Any transformers
+checkpoint with ``get_image_features`` (CLIP, SigLIP, ...) and any ``AutoModel`` with a pooled
+output (DINOv2, ...) works.
+
+Encoding writes ``OUT/embeddings/``: ``ids.txt`` (one image per line, the row order),
+``manifest.json`` (models, dtype, shard size, digest of the ids) and, while running,
+``shards/{clip,dino}-NNNNN.npy`` of ``shard_size`` images each, each written to a temporary name
+and renamed, so a shard on disk is complete. A killed run restarted with the same arguments
+encodes only the missing shards. At the end the shards are joined into ``clip.npy`` and
+``dino.npy`` (float32) and removed; those files plus ``ids.txt`` are also valid precomputed input:
+
+    mmvp mine --clip-embeddings OUT/embeddings/clip.npy --dino-embeddings OUT/embeddings/dino.npy \
+        --paths OUT/embeddings/ids.txt --out OUT2
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmms_mmvp.mining.search import EmbeddingMismatchError, check_embeddings
+
+logger = logging.getLogger(__name__)
+
+MANIFEST, IDS, SHARDS = "manifest.json", "ids.txt", "shards"
+CLIP_FILE, DINO_FILE = "clip.npy", "dino.npy"
+ShardResults = Iterator[tuple[int, np.ndarray, np.ndarray]]  # (shard, clip rows, dino rows)
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What to encode with; picklable, so Ray workers build their own encoders from it."""
+
+    clip_model: str = "openai/clip-vit-large-patch14"  # paper: CLIP ViT-L/14
+    dino_model: str = "facebook/dinov2-large"  # paper: DINOv2 ViT-L/14
+    device: str = "auto"  # auto: GPU if any, else CPU
+    dtype: str = "auto"  # auto: checkpoint dtype on GPU, float32 on CPU
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class EncodingRun:
+    clip_path: Path
+    dino_path: Path
+    encoded_shards: int  # shards encoded by this run
+    reused_shards: int  # shards found complete on disk from an earlier run
+
+
+class ImageEncoders:
+    """The two image towers, loaded with ``from_pretrained``; ``encode`` returns float32 rows."""
+
+    def __init__(self, spec: EncoderSpec) -> None:
+        from transformers import AutoImageProcessor, AutoModel
+
+        from model_adapters.hf_generation import resolve_device, resolve_dtype
+
+        self.device = resolve_device(spec.device)
+        dtype = resolve_dtype(spec.dtype, self.device)
+        self.clip = AutoModel.from_pretrained(spec.clip_model, dtype=dtype).to(self.device).eval()
+        if not hasattr(self.clip, "get_image_features"):
+            raise ValueError(
+                f"{spec.clip_model}: {type(self.clip).__name__} has no get_image_features; "
+                "--clip-model needs a CLIP-family checkpoint"
+            )
+        self.dino = AutoModel.from_pretrained(spec.dino_model, dtype=dtype).to(self.device).eval()
+        self.clip_processor = AutoImageProcessor.from_pretrained(spec.clip_model)
+        self.dino_processor = AutoImageProcessor.from_pretrained(spec.dino_model)
+        self.batch_size = spec.batch_size
+
+    def encode(self, images: list) -> tuple[np.ndarray, np.ndarray]:
+        """(CLIP projected embeddings, DINOv2 pooled outputs) of ``images``, batch by batch."""
+        import torch
+
+        clip, dino = [], []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = images[start : start + self.batch_size]
+                clip_inputs = self._inputs(self.clip_processor, batch, self.clip)
+                dino_inputs = self._inputs(self.dino_processor, batch, self.dino)
+                clip.append(self.clip.get_image_features(**clip_inputs).pooler_output)
+                dino.append(self.dino(**dino_inputs).pooler_output)
+        return tuple(torch.cat(rows).float().cpu().numpy() for rows in (clip, dino))
+
+    def _inputs(self, processor, images: list, model) -> dict:
+        inputs = processor(images=images, return_tensors="pt")
+        return {"pixel_values": inputs["pixel_values"].to(self.device, model.dtype)}
+
+
+def encode_source(
+    source,
+    out_dir: str | os.PathLike,
+    spec: EncoderSpec,
+    *,
+    shard_size: int = 1024,
+    runner: Callable[[object, EncoderSpec, list[tuple[int, range]]], ShardResults] | None = None,
+) -> EncodingRun:
+    """Encode every image of ``source`` into ``out_dir`` (resuming an earlier run there).
+
+    ``runner(source, spec, shards)`` yields ``(shard, clip, dino)`` for each ``(shard, rows)`` in
+    any order; the default encodes in this process (``ray_encode.ray_runner`` spreads shards over
+    a Ray cluster). Shards are written here as they arrive.
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    manifest = _start_or_resume(out_dir, source.ids, spec, shard_size)
+    if manifest.get("complete"):
+        logger.info("%s: embeddings of all %d images already there", out_dir, len(source))
+        return EncodingRun(out_dir / CLIP_FILE, out_dir / DINO_FILE, 0, manifest["shards"])
+    shards = [(s, range(s * shard_size, min((s + 1) * shard_size, len(source)))) for s in
+              range(manifest["shards"])]  # fmt: skip
+    pending = [(s, rows) for s, rows in shards if not _shard_done(out_dir, s)]
+    reused = len(shards) - len(pending)
+    logger.info("%d shards of %d images: %d to encode, %d on disk", len(shards), shard_size,
+                len(pending), reused)  # fmt: skip
+    done_images = sum(len(rows) for s, rows in shards) - sum(len(rows) for _, rows in pending)
+    with tqdm(total=len(source), initial=done_images, desc="Encoding images", unit="img") as bar:
+        for shard, clip, dino in (runner or local_runner)(source, spec, pending):
+            _write_shard(out_dir, shard, clip, dino, len(shards[shard][1]))
+            bar.update(len(clip))
+    _join_shards(out_dir, len(shards), manifest)
+    return EncodingRun(out_dir / CLIP_FILE, out_dir / DINO_FILE, len(pending), reused)
+
+
+def local_runner(source, spec: EncoderSpec, shards: list[tuple[int, range]]) -> ShardResults:
+    """Encode the shards one after the other in this process."""
+    if not shards:
+        return
+    encoders = ImageEncoders(spec)
+    for shard, rows in shards:
+        yield encode_shard(encoders, source, shard, rows)
+
+
+def encode_shard(encoders: ImageEncoders, source, shard: int, rows: Iterable[int]):
+    """One shard's ``(shard, clip, dino)``: the unit of work of every runner."""
+    return (shard, *encoders.encode([source.load(row) for row in rows]))
+
+
+def load_precomputed(clip_path: str | os.PathLike, dino_path: str | os.PathLike):
+    """``(clip, dino)`` arrays from ``.npy`` (memory-mapped) or parquet files, validated."""
+    clip, dino = (_read_embeddings(Path(p)) for p in (clip_path, dino_path))
+    check_embeddings(clip, dino, names=(f"CLIP ({clip_path})", f"DINOv2 ({dino_path})"))
+    return clip, dino
+
+
+def _read_embeddings(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: embeddings file not found")
+    if path.suffix == ".npy":
+        try:
+            array = np.load(path, mmap_mode="r")
+        except ValueError as err:
+            raise EmbeddingMismatchError(f"{path}: not a readable .npy array: {err}") from None
+    elif path.suffix == ".parquet":
+        array = _read_parquet(path)
+    else:
+        raise EmbeddingMismatchError(f"{path}: expected a .npy or .parquet file")
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
+        raise EmbeddingMismatchError(
+            f"{path}: expected a 2-D float array (rows, dim), got {array.dtype} {array.shape}"
+        )
+    return array
+
+
+def _read_parquet(path: Path) -> np.ndarray:
+    """The file's single list-of-floats column (e.g. ``embedding``), one row per image."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    lists = [f.name for f in table.schema if pa.types.is_list(f.type) or
+             pa.types.is_fixed_size_list(f.type) or pa.types.is_large_list(f.type)]  # fmt: skip
+    if len(lists) != 1:
+        raise EmbeddingMismatchError(
+            f"{path}: expected exactly one list column of embeddings, found {lists or 'none'} "
+            f"among {table.column_names}"
+        )
+    column = table.column(lists[0]).combine_chunks()
+    lengths = set(column.value_lengths().to_pylist()) if len(column) else {0}
+    if len(lengths) != 1 or column.null_count:
+        raise EmbeddingMismatchError(
+            f"{path}: column {lists[0]!r}: rows have different lengths {sorted(lengths)[:5]} "
+            f"or nulls ({column.null_count})"
+        )
+    return column.flatten().to_numpy().reshape(len(column), lengths.pop()).astype(np.float32)
+
+
+def read_ids(path: str | os.PathLike, rows: int) -> list[str]:
+    """One id (image path) per line; as many lines as embedding rows."""
+    ids = Path(path).read_text(encoding="utf-8").splitlines()
+    if len(ids) != rows:
+        raise EmbeddingMismatchError(f"{path}: {len(ids)} paths for {rows} embedding rows")
+    return ids
+
+
+def _start_or_resume(out_dir: Path, ids: list[str], spec: EncoderSpec, shard_size: int) -> dict:
+    expected = {
+        "images": len(ids),
+        "shards": -(-len(ids) // shard_size),
+        "shard_size": shard_size,
+        "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+        "clip_model": spec.clip_model,
+        "dino_model": spec.dino_model,
+        "dtype": spec.dtype,
+    }
+    manifest_path = out_dir / MANIFEST
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        changed = [k for k, v in expected.items() if manifest.get(k) != v]
+        if changed:
+            raise ValueError(
+                f"{out_dir}: holds embeddings of another run (differs in {', '.join(changed)}); "
+                "use another --out or delete that folder"
+            )
+        return manifest
+    (out_dir / SHARDS).mkdir(parents=True, exist_ok=True)
+    _write_atomically(out_dir / IDS, lambda f: f.write("\n".join(ids).encode() + b"\n"))
+    _write_atomically(manifest_path, lambda f: f.write(json.dumps(expected, indent=1).encode()))
+    return expected
+
+
+def _shard_path(out_dir: Path, kind: str, shard: int) -> Path:
+    return out_dir / SHARDS / f"{kind}-{shard:05d}.npy"
+
+
+def _shard_done(out_dir: Path, shard: int) -> bool:
+    return all(_shard_path(out_dir, kind, shard).is_file() for kind in ("clip", "dino"))
+
+
+def _write_shard(out_dir: Path, shard: int, clip, dino, rows: int) -> None:
+    if len(clip) != rows or len(dino) != rows:
+        raise RuntimeError(f"shard {shard}: {len(clip)}/{len(dino)} embeddings for {rows} images")
+    for kind, array in (("dino", dino), ("clip", clip)):  # clip last: both present = complete
+        _write_atomically(_shard_path(out_dir, kind, shard), lambda f, a=array: np.save(f, a))
+
+
+def _join_shards(out_dir: Path, shards: int, manifest: dict) -> None:
+    """Concatenate the shards into clip.npy / dino.npy with bounded memory, then drop them."""
+    for kind, name in (("clip", CLIP_FILE), ("dino", DINO_FILE)):
+        first = np.load(_shard_path(out_dir, kind, 0), mmap_mode="r")
+        tmp = out_dir / f"{name}.tmp"
+        shape = (manifest["images"], first.shape[1])
+        joined = np.lib.format.open_memmap(tmp, "w+", np.float32, shape)
+        start = 0
+        for shard in range(shards):
+            rows = np.load(_shard_path(out_dir, kind, shard))
+            joined[start : start + len(rows)] = rows
+            start += len(rows)
+        joined.flush()
+        del joined
+        os.replace(tmp, out_dir / name)
+    _write_atomically(
+        out_dir / MANIFEST, lambda f: f.write(json.dumps({**manifest, "complete": True}).encode())
+    )
+    for shard in range(shards):
+        for kind in ("clip", "dino"):
+            _shard_path(out_dir, kind, shard).unlink()
+
+
+def _write_atomically(path: Path, write: Callable) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as f:
+        write(f)
+    os.replace(tmp, path)

@@ -1,0 +1,95 @@
+"""What ``mmvp mine`` writes: the pairs CSV, a contact sheet of the top pairs, and (``--annotate``)
+a ``Questions.csv`` skeleton in the MMVP layout for the people who write the questions.
+
+The skeleton is the layout ``mmvp_tasks.data.read_questions`` reads (``Questions.csv`` +
+``MMVP Images/<Index>.jpg``): pair k is rows 2k-1 and 2k with Question, Options and Correct Answer
+left blank. Once filled (the same question and ``(a) X (b) Y`` options on both rows, an answer per
+row) the folder is an MMVP data set: ``MMVP_DATA_DIR=OUT/mmvp lmms-eval --tasks mmvp ...``.
+``sources.csv`` beside it records where each image came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from lmms_mmvp.mining.search import PairSearchResult
+from mmvp_tasks.data import COLUMNS, IMAGES_DIR, QUESTIONS_FILE
+
+PAIR_COLUMNS = ("rank", "first_row", "second_row", "first", "second", "clip_cosine", "dino_cosine")
+THUMB = 160  # contact-sheet thumbnail side, pixels
+CAPTION = 18  # caption strip height, pixels
+SHEET_COLUMNS = 3  # pairs per contact-sheet row
+
+
+def write_pairs_csv(path: Path, pairs: PairSearchResult, ids: list[str]) -> Path:
+    """One line per pair, most CLIP-blind first (largest CLIP minus DINOv2 cosine)."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(PAIR_COLUMNS)
+        for rank, (a, b, clip, dino) in enumerate(_rows(pairs), start=1):
+            writer.writerow([rank, a, b, ids[a], ids[b], f"{clip:.4f}", f"{dino:.4f}"])
+    return path
+
+
+def write_contact_sheet(
+    path: Path, pairs: PairSearchResult, load_image: Callable[[int], object], top: int
+) -> Path | None:
+    """A PNG grid of the ``top`` pairs: both images side by side, captioned with the cosines."""
+    from PIL import Image, ImageDraw
+
+    rows = _rows(pairs)[:top]
+    if not rows:
+        return None
+    tile_w, tile_h = 2 * THUMB + 12, THUMB + CAPTION + 8
+    grid_rows = -(-len(rows) // SHEET_COLUMNS)
+    sheet = Image.new("RGB", (SHEET_COLUMNS * tile_w, grid_rows * tile_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for rank, (a, b, clip, dino) in enumerate(rows):
+        x, y = (rank % SHEET_COLUMNS) * tile_w, (rank // SHEET_COLUMNS) * tile_h
+        for offset, row in ((0, a), (THUMB + 4, b)):
+            image = load_image(row)
+            image.thumbnail((THUMB, THUMB))
+            sheet.paste(image, (x + 4 + offset, y + 4))
+        caption = f"#{rank + 1}  rows {a}/{b}  CLIP {clip:.3f}  DINOv2 {dino:.3f}"
+        draw.text((x + 4, y + THUMB + 6), caption, fill="black")
+    sheet.save(path)
+    return path
+
+
+def write_annotation_skeleton(
+    out_dir: Path, pairs: PairSearchResult, ids: list[str], load_image, top: int
+) -> Path:
+    """``out_dir/Questions.csv`` (blank questions) and ``MMVP Images/<Index>.jpg``, top pairs."""
+    images = out_dir / IMAGES_DIR
+    images.mkdir(parents=True, exist_ok=True)
+    questions = out_dir / QUESTIONS_FILE
+    with (
+        questions.open("w", newline="", encoding="utf-8") as q,
+        (out_dir / "sources.csv").open("w", newline="", encoding="utf-8") as s,
+    ):
+        blank, sources = csv.writer(q), csv.writer(s)
+        blank.writerow(COLUMNS)
+        sources.writerow(["Index", "image", "clip_cosine", "dino_cosine"])
+        for pair, (a, b, clip, dino) in enumerate(_rows(pairs)[:top]):
+            for index, row in ((2 * pair + 1, a), (2 * pair + 2, b)):
+                _save_jpeg(ids[row], load_image, row, images / f"{index}.jpg")
+                blank.writerow([index, "", "", ""])
+                sources.writerow([index, ids[row], f"{clip:.4f}", f"{dino:.4f}"])
+    return questions
+
+
+def _save_jpeg(image_id: str, load_image, row: int, target: Path) -> None:
+    """Copy JPEG files as they are; anything else is decoded and saved as JPEG."""
+    if Path(image_id).suffix.lower() in (".jpg", ".jpeg") and Path(image_id).is_file():
+        shutil.copyfile(image_id, target)
+    else:
+        load_image(row).save(target, "JPEG", quality=95)
+
+
+def _rows(pairs: PairSearchResult) -> list[tuple[int, int, float, float]]:
+    return list(
+        zip(pairs.first.tolist(), pairs.second.tolist(), pairs.clip.tolist(), pairs.dino.tolist())
+    )

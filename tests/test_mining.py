@@ -1,0 +1,312 @@
+"""``mmvp mine``: planted pairs found exactly, the CLI end to end with tiny random encoders,
+resume after a kill, the Ray path on a local runtime, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmms_mmvp.cli import main
+from lmms_mmvp.mining import embeddings, output, sources
+from lmms_mmvp.mining.search import (
+    EmbeddingMismatchError,
+    SearchConfig,
+    find_clip_blind_pairs,
+    normalised,
+)
+from mmvp_tasks.data import read_questions
+from tests.support.mining import build_tiny_encoders, planted_embeddings, rotated_copies
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_encoders(tmp_path_factory) -> tuple[Path, Path]:
+    return build_tiny_encoders(tmp_path_factory.mktemp("tiny_encoders"))
+
+
+@pytest.fixture(scope="session")
+def spec(tiny_encoders) -> embeddings.EncoderSpec:
+    clip, dino = tiny_encoders
+    return embeddings.EncoderSpec(str(clip), str(dino), device="cpu", dtype="float32", batch_size=3)
+
+
+def write_images(folder: Path, n: int, suffix: str = ".png") -> list[Path]:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(n)
+    paths = [folder / f"img{i:03d}{suffix}" for i in range(n)]
+    for path in paths:
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(path)
+    return paths
+
+
+def encoder_args(spec) -> list[str]:
+    return ["--clip-model", spec.clip_model, "--dino-model", spec.dino_model, "--device", "cpu",
+            "--dtype", "float32", "--batch-size", "3"]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- search
+
+
+def with_decoys(clip_dim: int, seed: int = 1):
+    """Planted pairs plus pairs that must not be reported: near-identical images (both cosines
+    high), an exact duplicate, and a pair just below the CLIP threshold."""
+    rng = np.random.default_rng(seed)
+    clip, dino, planted = planted_embeddings(3000, 25, clip_dim=clip_dim, dino_dim=96, seed=seed)
+    free = np.setdiff1d(np.arange(len(clip)), planted.ravel())[:8]
+    near_identical, duplicate, below = free[0:2], free[2:4], free[4:6]
+    for pair, clip_cos, dino_cos in ((near_identical, 0.99, 0.99), (below, 0.93, None)):
+        unit = normalised(clip[pair[:1]])
+        clip[pair[1]] = rotated_copies(unit, np.float32(clip_cos), rng)[0]
+        if dino_cos:
+            dino[pair[1]] = rotated_copies(normalised(dino[pair[:1]]), np.float32(dino_cos), rng)[0]
+    clip[duplicate[1]], dino[duplicate[1]] = clip[duplicate[0]], dino[duplicate[0]]
+    return clip, dino, planted
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        SearchConfig(index="flat"),
+        SearchConfig(index="flat", query_batch=64),
+        SearchConfig(index="ivf", nlist=8, nprobe=8),  # 512-d: rotated to 256 first
+    ],
+    ids=["flat", "flat-small-batches", "ivf"],
+)
+def test_planted_pairs_are_found_exactly_and_nothing_else(config):
+    clip, dino, planted = with_decoys(clip_dim=512 if config.index == "ivf" else 64)
+    pairs = find_clip_blind_pairs(clip, dino, config)
+    found = sorted(zip(pairs.first.tolist(), pairs.second.tolist()))
+    assert found == sorted(map(tuple, planted.tolist()))
+    assert pairs.near_duplicates == 2  # the near-identical pair and the exact duplicate
+    expected_clip = np.einsum(
+        "ij,ij->i", normalised(clip[pairs.first]), normalised(clip[pairs.second])
+    )
+    np.testing.assert_allclose(pairs.clip, expected_clip, atol=1e-5)
+    assert np.all(pairs.clip > 0.95) and np.all(pairs.dino < 0.6)
+    assert np.all(np.diff(pairs.clip - pairs.dino) <= 1e-6)  # most CLIP-blind first
+
+
+def test_thresholds_and_k_are_configurable():
+    clip, dino, planted = with_decoys(clip_dim=64)
+    lenient = find_clip_blind_pairs(clip, dino, SearchConfig(clip_threshold=0.9))
+    assert len(lenient) == len(planted) + 1  # + the pair at CLIP cosine 0.93
+    assert len(find_clip_blind_pairs(clip, dino, SearchConfig(dino_threshold=-1.0))) == 0
+    saturated = find_clip_blind_pairs(clip, dino, SearchConfig(k=1, clip_threshold=-1))
+    assert saturated.saturated_queries == len(clip)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_mismatched_embedding_files_are_named(tmp_path):
+    np.save(tmp_path / "clip.npy", np.ones((5, 8), np.float32))
+    np.save(tmp_path / "dino.npy", np.ones((4, 6), np.float32))
+    np.save(tmp_path / "flat.npy", np.ones(5, np.float32))
+    with pytest.raises(EmbeddingMismatchError, match=r"clip\.npy.*5 rows.*dino\.npy.*4"):
+        embeddings.load_precomputed(tmp_path / "clip.npy", tmp_path / "dino.npy")
+    with pytest.raises(EmbeddingMismatchError, match=r"flat\.npy: expected a 2-D float array"):
+        embeddings.load_precomputed(tmp_path / "flat.npy", tmp_path / "dino.npy")
+    with pytest.raises(EmbeddingMismatchError, match=r"paths\.txt: 2 paths for 5"):
+        (tmp_path / "paths.txt").write_text("a.jpg\nb.jpg\n")
+        embeddings.read_ids(tmp_path / "paths.txt", 5)
+    with pytest.raises(SystemExit, match="--dino-embeddings"):
+        main(["mine", "--clip-embeddings", str(tmp_path / "clip.npy"), "--out", str(tmp_path)])
+
+
+def test_parquet_embeddings(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    pq.write_table(
+        pa.table({"path": list("abcdef"), "embedding": rows.tolist()}), tmp_path / "c.parquet"
+    )
+    np.save(tmp_path / "d.npy", rows)
+    clip, _ = embeddings.load_precomputed(tmp_path / "c.parquet", tmp_path / "d.npy")
+    np.testing.assert_array_equal(clip, rows)
+    pq.write_table(pa.table({"a": [[1.0]], "b": [[2.0]]}), tmp_path / "two.parquet")
+    with pytest.raises(EmbeddingMismatchError, match=r"two\.parquet: expected exactly one list"):
+        embeddings.load_precomputed(tmp_path / "two.parquet", tmp_path / "d.npy")
+
+
+def test_empty_input_and_unreadable_images(tmp_path, spec):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(sources.EmptyInputError, match="empty.*no images"):
+        sources.folder_source(tmp_path / "empty")
+    (tmp_path / "list.txt").write_text("\n\n")
+    with pytest.raises(sources.EmptyInputError, match=r"list\.txt: no images"):
+        sources.path_list_source(tmp_path / "list.txt")
+    write_images(tmp_path / "pool", 3)
+    (tmp_path / "pool" / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(sources.UnreadableImageError, match=r"broken\.jpg: unreadable image"):
+        embeddings.encode_source(sources.folder_source(tmp_path / "pool"), tmp_path / "out", spec)
+    (tmp_path / "list.txt").write_text("missing.png\n")
+    with pytest.raises(sources.UnreadableImageError, match=r"missing\.png: image not found"):
+        sources.path_list_source(tmp_path / "list.txt").load(0)
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_cli_end_to_end_on_an_image_folder(tmp_path, spec, tiny_encoders):
+    """Encode a folder with tiny random encoders, search, write CSV, sheet and skeleton; the
+    skeleton, once filled, is a valid MMVP data set."""
+    import torch
+    from PIL import Image
+    from transformers import AutoImageProcessor, AutoModel
+
+    paths = write_images(tmp_path / "pool", 10, suffix=".jpg")
+    out = tmp_path / "out"
+    # Random encoders give no real CLIP-blind pairs: open the thresholds so every neighbour counts.
+    thresholds = ["--clip-threshold", "-1", "--dino-threshold", "2", "--duplicate-threshold", "2"]
+    argv = ["mine", "--images", str(tmp_path / "pool"), "--out", str(out), "--k", "2", "--annotate"]
+    assert main(argv + thresholds + encoder_args(spec) + ["--shard-size", "4", "--top", "5"]) == 0
+
+    clip = np.load(out / "embeddings" / "clip.npy")
+    with torch.inference_mode():  # row 3 is what the checkpoint itself gives for image 3
+        model = AutoModel.from_pretrained(tiny_encoders[0])
+        pixels = AutoImageProcessor.from_pretrained(tiny_encoders[0])(
+            images=[Image.open(paths[3]).convert("RGB")], return_tensors="pt"
+        )["pixel_values"]
+        np.testing.assert_allclose(
+            clip[3], model.get_image_features(pixel_values=pixels).pooler_output[0], atol=1e-5
+        )
+    assert not list((out / "embeddings" / "shards").iterdir())
+
+    with (out / "pairs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows and {(r["first"], r["second"]) for r in rows} <= {
+        (str(a), str(b)) for a in paths for b in paths if a < b
+    }
+    row = rows[0]
+    expected = (
+        normalised(clip[[int(row["first_row"])]]) @ normalised(clip[[int(row["second_row"])]]).T
+    )
+    assert float(row["clip_cosine"]) == pytest.approx(float(expected[0, 0]), abs=1e-4)
+    assert Image.open(out / "contact_sheet.png").size[0] > 0
+
+    skeleton = out / "mmvp"
+    with (skeleton / "Questions.csv").open() as f:
+        blank = list(csv.DictReader(f))
+    assert len(blank) == 2 * min(5, len(rows))
+    assert [r["Index"] for r in blank] == [str(i) for i in range(1, len(blank) + 1)]
+    assert all(r["Question"] == r["Options"] == r["Correct Answer"] == "" for r in blank)
+    assert (skeleton / "MMVP Images" / "1.jpg").read_bytes() == Path(rows[0]["first"]).read_bytes()
+    fill_skeleton(skeleton / "Questions.csv")
+    questions = read_questions(skeleton)
+    assert [q.index for q in questions] == list(range(1, len(blank) + 1))
+
+
+def fill_skeleton(path: Path) -> None:
+    """What a question writer does: one question and its options per pair, an answer per row."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row["Question"] = "Is the dog facing left or right?"
+        row["Options"] = "(a) Left (b) Right"
+        row["Correct Answer"] = "(a)" if int(row["Index"]) % 2 else "(b)"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_precomputed_embeddings_through_the_cli(tmp_path):
+    clip, dino, planted = planted_embeddings(500, 5, clip_dim=32, dino_dim=48)
+    np.save(tmp_path / "clip.npy", clip)
+    np.save(tmp_path / "dino.npy", dino)
+    argv = ["mine", "--clip-embeddings", str(tmp_path / "clip.npy"), "--dino-embeddings",
+            str(tmp_path / "dino.npy"), "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 0
+    with (tmp_path / "out" / "pairs.csv").open() as f:
+        found = {(int(r["first"]), int(r["second"])) for r in csv.DictReader(f)}
+    assert found == set(map(tuple, planted.tolist()))
+    assert not (tmp_path / "out" / "contact_sheet.png").exists()  # no image paths given
+
+
+def test_dataset_source_reads_a_local_image_dataset(tmp_path):
+    write_images(tmp_path / "ds" / "train", 4)
+    source = sources.DatasetSource(str(tmp_path / "ds"), split="train")
+    assert len(source) == 4 and source.ids[0].endswith(":train:0")
+    assert source.load(2).mode == "RGB"
+    with pytest.raises(ValueError, match="no column 'picture'"):
+        sources.DatasetSource(str(tmp_path / "ds"), column="picture")
+
+
+# ----------------------------------------------------------------------------- resume, Ray
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_recomputing(tmp_path, spec):
+    """SIGKILL once the first shard is on disk; the rerun encodes only the other shards. Image 5
+    is a FIFO, so the first run blocks in shard 1 until it is killed: no timing involved."""
+    paths = write_images(tmp_path / "pool", 10)
+    os.unlink(paths[5])
+    os.mkfifo(paths[5])
+    (tmp_path / "pool" / "list.txt").write_text("\n".join(p.name for p in paths))
+    out = tmp_path / "out"
+    argv = ["mine", "--image-list", str(tmp_path / "pool" / "list.txt"), "--out", str(out),
+            "--shard-size", "4"] + encoder_args(spec)  # fmt: skip
+    first_shard = out / "embeddings" / "shards" / "clip-00000.npy"
+    process = subprocess.Popen([sys.executable, "-m", "lmms_mmvp.cli", *argv], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 300
+        while not first_shard.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert first_shard.exists(), "the first shard was never written"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (out / "embeddings" / "shards" / "clip-00001.npy").exists()
+    shard_zero = np.load(first_shard)
+
+    os.unlink(paths[5])
+    write_images(tmp_path / "again", 10)  # same seed: image 5 as the others were written
+    os.replace(tmp_path / "again" / paths[5].name, paths[5])
+    source = sources.path_list_source(tmp_path / "pool" / "list.txt")
+    run = embeddings.encode_source(source, out / "embeddings", spec, shard_size=4)
+    assert (run.reused_shards, run.encoded_shards) == (1, 2)
+    np.testing.assert_array_equal(np.load(run.clip_path)[:4], shard_zero)
+    again = embeddings.encode_source(source, out / "embeddings", spec, shard_size=4)
+    assert again.encoded_shards == 0
+    with pytest.raises(ValueError, match="another run.*shard_size"):
+        embeddings.encode_source(source, out / "embeddings", spec, shard_size=5)
+
+
+@pytest.mark.slow
+def test_ray_encoding_on_a_local_runtime_matches_local_encoding(tmp_path, spec):
+    from lmms_mmvp.mining.ray_encode import ray_runner
+
+    write_images(tmp_path / "pool", 9)
+    source = sources.folder_source(tmp_path / "pool")
+    local = embeddings.encode_source(source, tmp_path / "local", spec, shard_size=3)
+    on_ray = embeddings.encode_source(
+        source, tmp_path / "ray", spec, shard_size=3, runner=ray_runner(workers=2)
+    )
+    assert on_ray.encoded_shards == 3
+    for a, b in ((local.clip_path, on_ray.clip_path), (local.dino_path, on_ray.dino_path)):
+        np.testing.assert_allclose(np.load(a), np.load(b), atol=1e-5)
+
+
+def test_contact_sheet_has_one_tile_per_pair(tmp_path):
+    from PIL import Image
+
+    paths = write_images(tmp_path / "pool", 4)
+    pairs = find_clip_blind_pairs(*with_decoys(clip_dim=64)[:2])
+    sheet = output.write_contact_sheet(
+        tmp_path / "sheet.png", pairs, lambda row: Image.open(paths[row % 4]), top=4
+    )
+    width, height = Image.open(sheet).size
+    assert width == output.SHEET_COLUMNS * (2 * output.THUMB + 12)
+    assert height == 2 * (output.THUMB + output.CAPTION + 8)  # 4 pairs, 3 per row
