@@ -1,0 +1,480 @@
+"""`mmvp report`: verified entries, every rejection reason, statistics, leaderboard (in a real
+headless browser), comparison and ablation tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmms_mmvp.cli import main
+from lmms_mmvp.report import stats
+from lmms_mmvp.report.compare import ablation_table, compare_table
+from lmms_mmvp.report.leaderboard import (
+    leaderboard_rows,
+    load_reference,
+    render_html,
+    render_markdown,
+)
+from lmms_mmvp.report.schema import EntryError, load_entries, validate_entry
+from lmms_mmvp.report.submission import (
+    Rejected,
+    SubmissionError,
+    add_run,
+    entry_path,
+    safe_id,
+    verify_run,
+)
+from mmvp_tasks.markers import failed_response
+from tests.support.lmms_eval_run import answer, pair_responder, write_run
+
+XSS_NAME = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from tests.support.mmvp_data import real_rows, write_mmvp_dir
+
+    return write_mmvp_dir(tmp_path_factory.mktemp("real_mmvp"), real_rows())
+
+
+@pytest.fixture(scope="module")
+def good_run(data, tmp_path_factory):
+    """A full mmvp_ablation run: 60 pairs right, 40 with only the first question right."""
+    out = tmp_path_factory.mktemp("good_run")
+    return write_run(out, data, pair_responder(set(range(1, 61)), first_only=set(range(61, 101))))
+
+
+@pytest.fixture
+def run_copy(good_run, tmp_path) -> Path:
+    """A writable copy of the good run, for tests that tamper with it."""
+    copy = Path(shutil.copytree(good_run.parent, tmp_path / "run"))
+    return copy / good_run.name
+
+
+def _reasons(results_path, data, results_dir, **kwargs) -> list[str]:
+    with pytest.raises(Rejected) as rejected:
+        add_run(results_path, [], results_dir, data_dir=data, **kwargs)
+    return [r.reason for r in rejected.value.rejections]
+
+
+def _edit_json(path: Path, edit) -> None:
+    content = json.loads(path.read_text())
+    edit(content)
+    path.write_text(json.dumps(content))
+
+
+def _samples(results_path: Path, task: str) -> Path:
+    stamp = results_path.name.removesuffix("_results.json")
+    return results_path.with_name(f"{stamp}_samples_{task}.jsonl")
+
+
+# ----------------------------------------------------------------------------- submissions
+
+
+def test_a_good_run_becomes_a_valid_entry(good_run, data, tmp_path):
+    path = add_run(good_run, [], tmp_path / "results", data_dir=data)
+    entry = validate_entry(json.loads(path.read_text()))
+    assert path.parent == tmp_path / "results" and path.name == f"{entry['id']}.json"
+    assert set(entry["tasks"]) == {"mmvp", "mmvp_option_swap", "mmvp_symbol_change"}
+    metrics = entry["tasks"]["mmvp"]["metrics"]
+    assert metrics["mmvp_pair_accuracy"] == pytest.approx(60 / 150)
+    assert metrics["mmvp_accuracy"] == pytest.approx(160 / 300)
+    assert entry["answer_key"] == "corrected" and not entry["partial"]
+    assert entry["model"] == {
+        "name": "tiny-model",
+        "adapter": "mmvp_llava",
+        "model_args": {"pretrained": "org/tiny-model", "dtype": "float32"},
+        "checkpoint": "org/tiny-model",
+        "api_model": None,
+    }
+    assert entry["lmms_eval_command"].startswith("lmms-eval --model mmvp_llava --model_args")
+    assert "--log_samples" in entry["lmms_eval_command"]
+    assert entry["data"]["questions_sha256"] and entry["date"] == "2026-01-01T12:00:00"
+    assert len(entry["tasks"]["mmvp"]["records"]) == 300
+    assert load_entries(tmp_path / "results") == [entry]
+
+
+def test_api_run_keeps_usage_and_cost_and_drops_the_key(data, tmp_path):
+    key = "sk-test-not-a-real-key-0123456789"
+    run = write_run(
+        tmp_path / "run", data, pair_responder(set(range(1, 151))), tasks=("mmvp",),
+        model="mmvp_openai", model_args=f"model=gpt-4o,api_key={key},api_key_env=MY_KEY",
+        usage={"total": {"input_tokens": 1_000_000, "output_tokens": 100_000, "n_api_calls": 300}},
+    )  # fmt: skip
+    path = add_run(run, [], tmp_path / "results", data_dir=data)
+    entry = json.loads(path.read_text())
+    assert key not in path.read_text()
+    assert entry["model"]["model_args"] == {"model": "gpt-4o", "api_key_env": "MY_KEY"}
+    assert entry["model"]["api_model"] == "gpt-4o" and entry["model"]["checkpoint"] is None
+    # gpt-4o list price: 2.50 / 10.00 USD per million tokens in / out
+    assert entry["usage"] == {
+        "input_tokens": 1_000_000, "output_tokens": 100_000, "n_api_calls": 300,
+        "estimated_cost_usd": pytest.approx(3.5),
+    }  # fmt: skip
+
+
+def test_recomputation_catches_an_edited_metric(run_copy, data, tmp_path):
+    _edit_json(run_copy, lambda r: r["results"]["mmvp"].update({"mmvp_pair_accuracy,none": 0.5}))
+    verified = verify_run(run_copy, data_dir=data)
+    (rejection,) = verified.rejections
+    assert rejection.reason == "metric_mismatch"
+    assert "mmvp_pair_accuracy: results file 0.5, recomputed" in rejection.message
+    assert _reasons(run_copy, data, tmp_path / "results") == ["metric_mismatch"]
+
+
+def test_recomputation_rescores_the_responses_not_the_logged_records(run_copy, data):
+    """An edited response whose logged record was left alone: the metrics no longer match."""
+    samples = _samples(run_copy, "mmvp")
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    lines[0]["filtered_resps"] = "I cannot tell."  # pair 1 was right: now unparseable
+    samples.write_text("\n".join(map(json.dumps, lines)))
+    rejections = verify_run(run_copy, data_dir=data).rejections
+    reasons = {r.message.split(":")[1].strip() for r in rejections}
+    assert {"mmvp_pair_accuracy", "mmvp_accuracy", "mmvp_unparseable"} <= reasons
+
+
+def test_missing_sample_is_rejected(run_copy, data, tmp_path):
+    samples = _samples(run_copy, "mmvp_option_swap")
+    lines = samples.read_text().splitlines()
+    samples.write_text("\n".join(lines[:10] + lines[11:]))
+    verified = verify_run(run_copy, data_dir=data)
+    assert any(
+        r.reason == "missing_sample" and "doc_id 10" in r.message for r in verified.rejections
+    )
+
+
+def test_missing_samples_file_is_rejected(run_copy, data, tmp_path):
+    _samples(run_copy, "mmvp_symbol_change").unlink()
+    assert "missing_sample" in _reasons(run_copy, data, tmp_path / "results")
+
+
+def test_wrong_task_version_is_rejected(run_copy, data, tmp_path):
+    _edit_json(run_copy, lambda r: r["versions"].update({"mmvp": 0.9}))
+    assert _reasons(run_copy, data, tmp_path / "results") == ["task_version"]
+
+
+def test_failed_requests_are_rejected(data, tmp_path):
+    def respond(task, doc):
+        return failed_response("HTTP 503") if doc["Index"] in (5, 6, 7) else answer(doc, True)
+
+    run = write_run(tmp_path / "run", data, respond, tasks=("mmvp",))
+    verified = verify_run(run, data_dir=data)
+    messages = {r.reason: r.message for r in verified.rejections}
+    assert "3 request(s) failed" in messages["failed_requests"]
+    assert "148 complete pair(s)" in messages["partial"]  # failed pairs are not scored
+
+
+def test_partial_run_needs_the_flag(data, tmp_path):
+    run = write_run(tmp_path / "run", data, pair_responder({1, 2}), tasks=("mmvp",), limit=100)
+    assert _reasons(run, data, tmp_path / "results") == ["partial"]
+    path = add_run(run, [], tmp_path / "results", data_dir=data, partial=True)
+    entry = json.loads(path.read_text())
+    assert entry["partial"] and entry["tasks"]["mmvp"]["metrics"]["mmvp_scored_pairs"] == 50
+
+
+def test_samples_that_disagree_with_the_data_are_rejected(run_copy, data, tmp_path):
+    samples = _samples(run_copy, "mmvp")
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    lines[3]["target"] = "(a)" if lines[3]["target"] == "(b)" else "(b)"
+    samples.write_text("\n".join(map(json.dumps, lines)))
+    assert "data_mismatch" in _reasons(run_copy, data, tmp_path / "results")
+
+
+def test_duplicate_entry_is_rejected_even_renamed(good_run, data, tmp_path):
+    add_run(good_run, [], tmp_path / "results", data_dir=data)
+    assert _reasons(good_run, data, tmp_path / "results") == ["duplicate"]
+    assert _reasons(good_run, data, tmp_path / "results", name="other") == ["duplicate"]
+
+
+def test_answer_keys_never_mix_in_one_table(good_run, data, tmp_path):
+    add_run(good_run, [], tmp_path / "results", data_dir=data)
+    other = write_run(
+        tmp_path / "run",
+        data,
+        pair_responder({1}),
+        answer_key="original",
+        timestamp="20260105_000000",
+    )
+    assert _reasons(other, data, tmp_path / "results") == ["mixed_answer_key"]
+
+
+def test_names_never_leave_the_results_dir(run_copy, data, tmp_path):
+    _edit_json(run_copy, lambda r: r["config"].update({"model_args": "pretrained=../../../etc"}))
+    path = add_run(run_copy, [], tmp_path / "results", data_dir=data, name="../../x/" + XSS_NAME)
+    assert path.parent == (tmp_path / "results").resolve()
+    assert path.name == "x-script-alert-1-script-20260101120000.json"
+    assert json.loads(path.read_text())["model"]["name"] == "../../x/" + XSS_NAME
+    assert safe_id("..", "") == "model"
+    for bad in ("../evil", "a/b", ".hidden", ""):
+        with pytest.raises(SubmissionError):
+            entry_path(tmp_path / "results", bad)
+
+
+def test_cli_prints_every_rejection_reason(run_copy, data, tmp_path, capsys):
+    _edit_json(run_copy, lambda r: r["versions"].update({"mmvp": 0.9}))
+    _edit_json(run_copy, lambda r: r["results"]["mmvp"].update({"mmvp_accuracy,none": 0.9}))
+    argv = ["report", "add", str(run_copy), "--results", str(tmp_path / "r"), "--data", str(data)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "task_version: mmvp: version 0.9, current is 1.0" in err
+    assert "metric_mismatch: mmvp: mmvp_accuracy: results file 0.9" in err
+    assert not (tmp_path / "r").exists()
+
+
+# ----------------------------------------------------------------------------- schema
+
+
+@pytest.fixture
+def entry(good_run, data) -> dict:
+    return verify_run(good_run, data_dir=data).entry
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda e: e.pop("fingerprint"), "missing field 'fingerprint'"),
+        (lambda e: e["model"].update(name=3), "entry.model: field 'name': expected str, got int"),
+        (lambda e: e.update(partial=1), "field 'partial': expected bool, got int"),
+        (lambda e: e.update(id="../x"), "is not a safe file name"),
+        (lambda e: e.update(answer_key="mine"), "field 'answer_key': 'mine' not in"),
+        (lambda e: e.update(tasks={}), "field 'tasks' is empty"),
+        (lambda e: e.update(schema_version=2), "schema_version 2 != 1"),
+        (
+            lambda e: e["tasks"]["mmvp"]["records"][0].update(status="lucky"),
+            "tasks.mmvp.records[0]: status 'lucky'",
+        ),
+        (
+            lambda e: e["tasks"]["mmvp"]["records"][1].update(index=1),
+            "Index 1 appears twice",
+        ),
+        (
+            lambda e: e["tasks"]["mmvp"]["metrics"].update(mmvp_pair_accuracy=0.9),
+            "metrics.mmvp_pair_accuracy = 0.9 but its records give 0.4",
+        ),
+    ],
+)
+def test_schema_validation(entry, edit, message):
+    validate_entry(entry)
+    edit(entry)
+    with pytest.raises(EntryError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        validate_entry(entry)
+
+
+def test_load_entries_names_the_bad_file(entry, tmp_path):
+    entry["model"].pop("adapter")
+    (tmp_path / f"{entry['id']}.json").write_text(json.dumps(entry))
+    with pytest.raises(
+        EntryError, match=f"{entry['id']}.json: entry.model: missing field 'adapter'"
+    ):
+        load_entries(tmp_path)
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def test_bootstrap_interval_hand_computed_cases():
+    assert stats.bootstrap_interval([1] * 150) == stats.Interval(1.0, 1.0)
+    assert stats.bootstrap_interval([0] * 150) == stats.Interval(0.0, 0.0)
+    # Two pairs, one right: resampled means are 0, 1/2, 1 with probability 1/4, 1/2, 1/4,
+    # so the 2.5th and 97.5th percentiles are 0 and 1.
+    assert stats.bootstrap_interval([1, 0]) == stats.Interval(0.0, 1.0)
+    # 60 of 150 right: the normal approximation gives 0.4 +- 1.96 * sqrt(0.4 * 0.6 / 150).
+    interval = stats.bootstrap_interval([1] * 60 + [0] * 90)
+    assert interval.low == pytest.approx(0.4 - 0.0784, abs=0.01)
+    assert interval.high == pytest.approx(0.4 + 0.0784, abs=0.01)
+    assert stats.bootstrap_interval([1] * 60 + [0] * 90, seed=0) == interval  # seeded
+
+
+@pytest.mark.parametrize(
+    "only_a, only_b, p",
+    [
+        (0, 0, 1.0),
+        (0, 6, 2 / 64),  # 2 * P(X = 0), X ~ Bin(6, 1/2)
+        (1, 5, 2 * 7 / 64),  # 2 * P(X <= 1) = 2 * (1 + 6) / 64
+        (5, 5, 1.0),
+        (2, 10, 2 * (1 + 12 + 66) / 4096),  # 2 * P(X <= 2), X ~ Bin(12, 1/2)
+    ],
+)
+def test_exact_mcnemar_hand_computed(only_a, only_b, p):
+    assert stats.mcnemar_exact(only_a, only_b) == pytest.approx(p)
+
+
+def test_paired_comparison_counts_discordant_pairs():
+    a = {1: True, 2: True, 3: False, 4: False, 5: True}
+    b = {1: True, 2: False, 3: True, 4: False, 6: True}  # pair 6 is not shared: ignored
+    c = stats.compare_pairs(a, b)
+    assert (c.only_a, c.only_b, c.difference) == (1, 1, 0.0)
+    assert c.mcnemar_p == 1.0 and c.interval.low <= 0 <= c.interval.high
+
+
+# ----------------------------------------------------------------------------- leaderboard
+
+
+@pytest.fixture(scope="module")
+def board_entries(good_run, data, tmp_path_factory) -> list[dict]:
+    """Three entries, one named like an HTML injection."""
+    results = tmp_path_factory.mktemp("results")
+    add_run(good_run, [], results, data_dir=data, name=XSS_NAME)
+    for k, (right, stamp) in enumerate([(range(1, 101), "20260102_000000"),
+                                        (range(1, 30), "20260103_000000")]):  # fmt: skip
+        out = tmp_path_factory.mktemp(f"run{k}")
+        run = write_run(out, data, pair_responder(set(right)), timestamp=stamp)
+        add_run(run, [], results, data_dir=data, name=f"model-{k}")
+    return load_entries(results)
+
+
+def test_leaderboard_rows_and_reference(board_entries):
+    rows = leaderboard_rows(board_entries, load_reference())
+    entries = [r for r in rows if not r.reference]
+    assert [r.name for r in entries] == ["model-0", XSS_NAME, "model-1"]  # best first
+    assert [round(r.pair, 1) for r in entries] == [66.7, 40.0, 19.3]
+    assert all(r.interval.low < r.pair < r.interval.high for r in entries)
+    published = {r.name: r.pair for r in rows if r.reference}
+    assert published == {
+        "Human": 95.7, "Gemini": 40.7, "GPT-4V": 38.7, "Random guess": 25.0,
+        "LLaVA-1.5-13B": 24.7, "InstructBLIP": 16.7, "Mini-GPT4": 12.7, "LLaVA": 6.0,
+    }  # fmt: skip
+    gpt4v = next(r for r in rows if r.name == "GPT-4V")
+    assert (gpt4v.option_swap, gpt4v.symbol_change) == (40.3, 37.3)
+
+
+def test_names_are_escaped_everywhere(board_entries):
+    rows = leaderboard_rows(board_entries, load_reference())
+    html = render_html(rows, load_reference())
+    markdown = render_markdown(rows, load_reference())
+    for page in (html, markdown):
+        assert XSS_NAME not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert html.count("<script>") == 1  # the page's own sorting script only
+
+
+def test_leaderboard_command_writes_both_pages(board_entries, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for e in board_entries:
+        (results / f"{e['id']}.json").write_text(json.dumps(e))
+    argv = ["report", "leaderboard", "--results", str(results), "--out", str(tmp_path / "lb")]
+    assert main(argv) == 0
+    assert "| model-0 | 66.7 |" in (tmp_path / "lb.md").read_text()
+    assert (tmp_path / "lb.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_leaderboard_in_a_real_browser(board_entries, tmp_path):
+    """Chromium loads the page with no console error, sorts on a header click, draws the SVG
+    charts; the screenshot is kept as an artefact (also under $MMVP_TEST_ARTIFACTS)."""
+    from playwright.sync_api import sync_playwright
+
+    page_file = tmp_path / "leaderboard.html"
+    page_file.write_text(render_html(leaderboard_rows(board_entries, load_reference()),
+                                     load_reference()))  # fmt: skip
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: apt-get install chromium (.ci/run does)"
+    errors, requests = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_file.as_uri())
+        page.wait_for_load_state("load")
+        first_column = "#leaderboard tbody tr td:first-child"
+        before = page.locator(first_column).all_inner_texts()
+        assert before[:3] == ["model-0", XSS_NAME, "model-1"]  # rendered as text
+        page.click("#leaderboard th:nth-child(2)")  # pair accuracy: ascending
+        ascending = page.locator(first_column).all_inner_texts()
+        assert ascending[:3] == ["LLaVA (paper)", "Mini-GPT4 (paper)", "InstructBLIP (paper)"]
+        page.click("#leaderboard th:nth-child(2)")  # descending
+        assert page.locator(first_column).all_inner_texts()[0] == "Human (paper)"
+        page.click("#leaderboard th:nth-child(1)")  # by name
+        names = page.locator(first_column).all_inner_texts()
+        assert names == sorted(names, key=str.lower)
+        assert page.locator("#overview-chart svg rect.bar").count() == 11  # 3 runs + 8 paper
+        assert page.locator("#pattern-charts svg").count() == 3
+        box = page.locator("#overview-chart svg").bounding_box()
+        assert box["width"] > 300 and box["height"] > 100
+        assert page.evaluate("typeof window.alert_called") == "undefined"
+        shot = tmp_path / "leaderboard.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert not errors, errors
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("MMVP_TEST_ARTIFACTS"):
+        target = Path(os.environ["MMVP_TEST_ARTIFACTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / "leaderboard.png")
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- compare, ablation
+
+
+def test_compare_table(board_entries):
+    by_name = {e["model"]["name"]: e for e in board_entries}
+    table = compare_table([by_name["model-0"], by_name[XSS_NAME]])
+    # model-0: pairs 1-100 right; the other: pairs 1-60 right. 40 discordant pairs, all one way.
+    assert "model-0 - <script>alert(1)</script>: +26.7 points" in table
+    assert "pairs only model-0 gets: 40, only <script>alert(1)</script> gets: 0" in table
+    assert f"p = {stats.mcnemar_exact(40, 0):.3g}" in table
+    assert "Orientation and Direction" in table
+
+
+def test_compare_refuses_other_answer_keys(board_entries):
+    from lmms_mmvp.report.compare import CompareError
+
+    other = json.loads(json.dumps(board_entries[0]))
+    other["answer_key"] = "original"
+    with pytest.raises(CompareError, match="different answer key"):
+        compare_table([board_entries[1], other])
+
+
+def test_ablation_counts_answers_that_follow_the_letter(data, tmp_path):
+    """A model that always answers the first option: the swap changes its option text every
+    time, the relabelling never does."""
+    run = write_run(tmp_path / "run", data, lambda task, doc: doc["Options"].split(" (")[0])
+    entry = verify_run(run, data_dir=data).entry
+    table = ablation_table(entry)
+    assert "options swapped  300        300 (100.0%)         300 (100.0%)" in table
+    assert "labels (1)/(2)   300        0 (0.0%)             300 (100.0%)" in table
+    assert "paper GPT-4V" in table and "38.7" in table
+
+
+def test_compare_and_ablation_commands(good_run, data, capsys, tmp_path):
+    chart = tmp_path / "cmp.svg"
+    argv = ["report", "compare", f"A={good_run}", f"B={good_run}", "--data", str(data),
+            "--chart", str(chart)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "A - B: +0.0 points" in out and "McNemar p = 1" in out
+    assert chart.read_text().startswith("<svg")
+    assert main(["report", "ablation", str(good_run), "--data", str(data)]) == 0
+    assert "options swapped" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_real_lmms_eval_run_is_accepted(synthetic_data, tiny_llava, tmp_path):
+    """The real CLI's results and samples files pass verification unchanged."""
+    from lmms_mmvp import results
+    from lmms_mmvp.demo import lmms_eval_command
+
+    env = {**os.environ, "MMVP_DATA_DIR": str(synthetic_data.mmvp_dir), "HF_HUB_OFFLINE": "1"}
+    command = lmms_eval_command(tiny_llava, "mmvp_ablation", tmp_path / "out", limit=None)
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    run = results.newest_results_file(tmp_path / "out")
+    argv = [sys.executable, "-m", "lmms_mmvp.cli", "report", "add", str(run), "--results",
+            str(tmp_path / "results"), "--data", str(synthetic_data.mmvp_dir)]  # fmt: skip
+    added = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert added.returncode == 0, added.stderr[-3000:]
+    (entry,) = load_entries(tmp_path / "results")
+    assert set(entry["tasks"]) == {"mmvp", "mmvp_option_swap", "mmvp_symbol_change"}
+    assert entry["model"]["adapter"] == "mmvp_llava"
