@@ -23,6 +23,7 @@ from pathlib import Path
 from lmms_mmvp.report.stats import bootstrap_interval
 from lmms_mmvp.report.tasks import RECORD_METRIC, pair_outcomes, task_spec
 from mmvp_tasks.data import DataValidationError, read_csv_rows, resolve_data_dir
+from mmvp_tasks.judge import JudgeConfigError
 from mmvp_tasks.patterns import PATTERNS
 
 RESPONSE_FIELDS = ("response", "text")  # evaluate_mllm.py writes "response"; LLaVA's scripts "text"
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir = args.data or resolve_data_dir()
         docs = task_spec(task).documents(data_dir, args.answer_key)
         metrics = grade(answers, docs, task, partial=args.partial)
-    except (GradeError, DataValidationError) as err:
+    except (GradeError, DataValidationError, JudgeConfigError) as err:
         print(f"mmvp grade: error: {err}", file=sys.stderr)
         return 2
     reader = "LLM judge (mmvp_official)" if args.judge else "rule-based reader (mmvp)"
