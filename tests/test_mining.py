@@ -4,6 +4,7 @@ resume after a kill, the Ray path on a local runtime, and clear errors for bad i
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -120,6 +121,10 @@ def test_mismatched_embedding_files_are_named(tmp_path):
     with pytest.raises(EmbeddingMismatchError, match=r"paths\.txt: 2 paths for 5"):
         (tmp_path / "paths.txt").write_text("a.jpg\nb.jpg\n")
         embeddings.read_ids(tmp_path / "paths.txt", 5)
+    broken = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    broken[3, 2] = np.nan
+    with pytest.raises(EmbeddingMismatchError, match="CLIP embeddings: row 3 is not finite"):
+        find_clip_blind_pairs(broken, broken)
     with pytest.raises(SystemExit, match="--dino-embeddings"):
         main(["mine", "--clip-embeddings", str(tmp_path / "clip.npy"), "--out", str(tmp_path)])
 
@@ -195,6 +200,8 @@ def test_cli_end_to_end_on_an_image_folder(tmp_path, spec, tiny_encoders):
     )
     assert float(row["clip_cosine"]) == pytest.approx(float(expected[0, 0]), abs=1e-4)
     assert Image.open(out / "contact_sheet.png").size[0] > 0
+    summary = json.loads((out / "search.json").read_text())
+    assert summary["pairs"] == len(rows) and summary["config"]["k"] == 2
 
     skeleton = out / "mmvp"
     with (skeleton / "Questions.csv").open() as f:
@@ -206,6 +213,8 @@ def test_cli_end_to_end_on_an_image_folder(tmp_path, spec, tiny_encoders):
     fill_skeleton(skeleton / "Questions.csv")
     questions = read_questions(skeleton)
     assert [q.index for q in questions] == list(range(1, len(blank) + 1))
+    with pytest.raises(FileExistsError, match="already holds written questions"):
+        main(argv + thresholds + encoder_args(spec) + ["--shard-size", "4"])  # a rerun keeps them
 
 
 def fill_skeleton(path: Path) -> None:

@@ -47,6 +47,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     encode.add_argument("--device", default=EncoderSpec.device, help="auto, cpu, cuda, cuda:1")
     encode.add_argument("--dtype", default=EncoderSpec.dtype, help="auto, float32, bfloat16, ...")
     encode.add_argument("--batch-size", type=int, default=EncoderSpec.batch_size)
+    encode.add_argument("--load-threads", type=int, default=EncoderSpec.load_threads,
+                        help="image decoding threads per encoder")  # fmt: skip
     encode.add_argument("--shard-size", type=int, default=1024, help="images per resumable shard")
     encode.add_argument("--ray", action="store_true", help="encode on Ray workers")
     encode.add_argument("--ray-address", help="running cluster (auto, ray://HOST:10001)")
@@ -88,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
         nlist=args.nlist,
     )
     pairs = find_clip_blind_pairs(clip, dino, config)
-    written = [output.write_pairs_csv(args.out / "pairs.csv", pairs, ids)]
+    written = [
+        output.write_pairs_csv(args.out / "pairs.csv", pairs, ids),
+        output.write_summary(args.out / "search.json", pairs, len(ids), config),
+    ]
     if load_image is None:
         logger.warning("no image paths (--paths): no contact sheet, no --annotate")
     else:
@@ -124,7 +129,14 @@ def _embeddings(args: argparse.Namespace):
         source = sources.path_list_source(args.image_list)
     else:
         source = sources.DatasetSource(args.dataset, args.split, args.image_column)
-    spec = EncoderSpec(args.clip_model, args.dino_model, args.device, args.dtype, args.batch_size)
+    spec = EncoderSpec(
+        clip_model=args.clip_model,
+        dino_model=args.dino_model,
+        device=args.device,
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        load_threads=args.load_threads,
+    )
     runner = None
     if args.ray:
         from lmms_mmvp.mining.ray_encode import ray_runner

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 MANIFEST, IDS, SHARDS = "manifest.json", "ids.txt", "shards"
 CLIP_FILE, DINO_FILE = "clip.npy", "dino.npy"
 ShardResults = Iterator[tuple[int, np.ndarray, np.ndarray]]  # (shard, clip rows, dino rows)
+Shards = list[tuple[int, range]]  # (shard number, image rows)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class EncoderSpec:
     device: str = "auto"  # auto: GPU if any, else CPU
     dtype: str = "auto"  # auto: checkpoint dtype on GPU, float32 on CPU
     batch_size: int = 32
+    load_threads: int = 4  # images decoded in parallel while a shard is read
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class ImageEncoders:
         self.dino = AutoModel.from_pretrained(spec.dino_model, dtype=dtype).to(self.device).eval()
         self.clip_processor = AutoImageProcessor.from_pretrained(spec.clip_model)
         self.dino_processor = AutoImageProcessor.from_pretrained(spec.dino_model)
-        self.batch_size = spec.batch_size
+        self.batch_size, self.load_threads = spec.batch_size, spec.load_threads
 
     def encode(self, images: list) -> tuple[np.ndarray, np.ndarray]:
         """(CLIP projected embeddings, DINOv2 pooled outputs) of ``images``, batch by batch."""
@@ -102,7 +105,7 @@ def encode_source(
     spec: EncoderSpec,
     *,
     shard_size: int = 1024,
-    runner: Callable[[object, EncoderSpec, list[tuple[int, range]]], ShardResults] | None = None,
+    runner: Callable[[object, EncoderSpec, Shards], ShardResults] | None = None,
 ) -> EncodingRun:
     """Encode every image of ``source`` into ``out_dir`` (resuming an earlier run there).
 
@@ -117,13 +120,13 @@ def encode_source(
     if manifest.get("complete"):
         logger.info("%s: embeddings of all %d images already there", out_dir, len(source))
         return EncodingRun(out_dir / CLIP_FILE, out_dir / DINO_FILE, 0, manifest["shards"])
-    shards = [(s, range(s * shard_size, min((s + 1) * shard_size, len(source)))) for s in
-              range(manifest["shards"])]  # fmt: skip
+    shards = [(s, range(s * shard_size, min((s + 1) * shard_size, len(source))))
+              for s in range(manifest["shards"])]  # fmt: skip
     pending = [(s, rows) for s, rows in shards if not _shard_done(out_dir, s)]
     reused = len(shards) - len(pending)
-    logger.info("%d shards of %d images: %d to encode, %d on disk", len(shards), shard_size,
-                len(pending), reused)  # fmt: skip
-    done_images = sum(len(rows) for s, rows in shards) - sum(len(rows) for _, rows in pending)
+    logger.info("%d shards of %d images: %d to encode, %d on disk from an earlier run",
+                len(shards), shard_size, len(pending), reused)  # fmt: skip
+    done_images = len(source) - sum(len(rows) for _, rows in pending)
     with tqdm(total=len(source), initial=done_images, desc="Encoding images", unit="img") as bar:
         for shard, clip, dino in (runner or local_runner)(source, spec, pending):
             _write_shard(out_dir, shard, clip, dino, len(shards[shard][1]))
@@ -132,7 +135,7 @@ def encode_source(
     return EncodingRun(out_dir / CLIP_FILE, out_dir / DINO_FILE, len(pending), reused)
 
 
-def local_runner(source, spec: EncoderSpec, shards: list[tuple[int, range]]) -> ShardResults:
+def local_runner(source, spec: EncoderSpec, shards: Shards) -> ShardResults:
     """Encode the shards one after the other in this process."""
     if not shards:
         return
@@ -143,7 +146,9 @@ def local_runner(source, spec: EncoderSpec, shards: list[tuple[int, range]]) -> 
 
 def encode_shard(encoders: ImageEncoders, source, shard: int, rows: Iterable[int]):
     """One shard's ``(shard, clip, dino)``: the unit of work of every runner."""
-    return (shard, *encoders.encode([source.load(row) for row in rows]))
+    with ThreadPoolExecutor(encoders.load_threads) as pool:  # decoding overlaps (PIL frees the GIL)
+        images = list(pool.map(source.load, rows))
+    return (shard, *encoders.encode(images))
 
 
 def load_precomputed(clip_path: str | os.PathLike, dino_path: str | os.PathLike):

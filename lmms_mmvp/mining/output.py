@@ -11,11 +11,13 @@ row) the folder is an MMVP data set: ``MMVP_DATA_DIR=OUT/mmvp lmms-eval --tasks 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
-from lmms_mmvp.mining.search import PairSearchResult
+from lmms_mmvp.mining.search import PairSearchResult, SearchConfig
 from mmvp_tasks.data import COLUMNS, IMAGES_DIR, QUESTIONS_FILE
 
 PAIR_COLUMNS = ("rank", "first_row", "second_row", "first", "second", "clip_cosine", "dino_cosine")
@@ -31,6 +33,14 @@ def write_pairs_csv(path: Path, pairs: PairSearchResult, ids: list[str]) -> Path
         writer.writerow(PAIR_COLUMNS)
         for rank, (a, b, clip, dino) in enumerate(_rows(pairs), start=1):
             writer.writerow([rank, a, b, ids[a], ids[b], f"{clip:.4f}", f"{dino:.4f}"])
+    return path
+
+
+def write_summary(path: Path, pairs: PairSearchResult, images: int, config: SearchConfig) -> Path:
+    """The search settings and counts, next to the pairs they produced."""
+    counts = {"images": images, "pairs": len(pairs), "near_duplicates": pairs.near_duplicates}
+    counts["saturated_queries"] = pairs.saturated_queries
+    path.write_text(json.dumps({**counts, "config": asdict(config)}, indent=1))
     return path
 
 
@@ -63,9 +73,11 @@ def write_annotation_skeleton(
     out_dir: Path, pairs: PairSearchResult, ids: list[str], load_image, top: int
 ) -> Path:
     """``out_dir/Questions.csv`` (blank questions) and ``MMVP Images/<Index>.jpg``, top pairs."""
+    questions = out_dir / QUESTIONS_FILE
+    if _has_answers(questions):
+        raise FileExistsError(f"{questions} already holds written questions; move it away first")
     images = out_dir / IMAGES_DIR
     images.mkdir(parents=True, exist_ok=True)
-    questions = out_dir / QUESTIONS_FILE
     with (
         questions.open("w", newline="", encoding="utf-8") as q,
         (out_dir / "sources.csv").open("w", newline="", encoding="utf-8") as s,
@@ -79,6 +91,15 @@ def write_annotation_skeleton(
                 blank.writerow([index, "", "", ""])
                 sources.writerow([index, ids[row], f"{clip:.4f}", f"{dino:.4f}"])
     return questions
+
+
+def _has_answers(questions: Path) -> bool:
+    if not questions.is_file():
+        return False
+    with questions.open(newline="", encoding="utf-8") as f:
+        return any(
+            any(v.strip() for k, v in row.items() if k != "Index") for row in csv.DictReader(f)
+        )
 
 
 def _save_jpeg(image_id: str, load_image, row: int, target: Path) -> None:

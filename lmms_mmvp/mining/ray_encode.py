@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import logging
 
-from lmms_mmvp.mining.embeddings import EncoderSpec, ImageEncoders, ShardResults, encode_shard
+from lmms_mmvp.mining.embeddings import (
+    EncoderSpec,
+    ImageEncoders,
+    ShardResults,
+    Shards,
+    encode_shard,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +40,7 @@ def ray_runner(address: str | None = None, workers: int = 2, gpus_per_worker: fl
     """An ``encode_source`` runner on Ray: ``address`` of a running cluster (``auto``, or
     ``ray://HOST:10001``), or None for a local runtime with ``workers`` CPUs."""
 
-    def run(source, spec: EncoderSpec, shards: list[tuple[int, range]]) -> ShardResults:
+    def run(source, spec: EncoderSpec, shards: Shards) -> ShardResults:
         if not shards:
             return
         import ray

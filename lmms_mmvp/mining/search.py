@@ -70,10 +70,10 @@ def find_clip_blind_pairs(
     check_embeddings(clip, dino)
     index = build_index(clip, config)
     first, second, saturated = _clip_candidates(index, clip, config)
-    clip_cos = _row_cosines(clip, first, second)
+    clip_cos = _row_cosines(clip, first, second, "CLIP")
     passed = clip_cos > config.clip_threshold
     first, second, clip_cos = first[passed], second[passed], clip_cos[passed]
-    dino_cos = _row_cosines(dino, first, second)
+    dino_cos = _row_cosines(dino, first, second, "DINOv2")
     duplicate = (clip_cos >= config.duplicate_threshold) & (dino_cos >= config.duplicate_threshold)
     keep = (dino_cos < config.dino_threshold) & ~duplicate
     order = np.argsort(-(clip_cos[keep] - dino_cos[keep]), kind="stable")
@@ -142,7 +142,8 @@ def build_index(clip: np.ndarray, config: SearchConfig):
         )  # fmt: skip
         index.train(sample)
     for start in range(0, n, ADD_CHUNK):
-        index.add(normalised(clip[start : start + ADD_CHUNK]))
+        rows = np.arange(start, min(start + ADD_CHUNK, n))
+        index.add(_unit_rows(clip, rows, "CLIP"))
     return index
 
 
@@ -164,6 +165,15 @@ def normalised(rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.float32)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     return rows / np.where(norms > 0, norms, 1.0)
+
+
+def _unit_rows(vectors: np.ndarray, rows: np.ndarray, name: str) -> np.ndarray:
+    """``normalised(vectors[rows])``; a row with NaN or inf is an error naming it."""
+    unit = normalised(vectors[rows])
+    bad = np.flatnonzero(~np.isfinite(unit).all(axis=1))
+    if len(bad):
+        raise EmbeddingMismatchError(f"{name} embeddings: row {rows[bad[0]]} is not finite")
+    return unit
 
 
 def _training_sample(clip: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -192,11 +202,11 @@ def _clip_candidates(index, clip: np.ndarray, config: SearchConfig):
     return unique // n, unique % n, saturated
 
 
-def _row_cosines(vectors: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def _row_cosines(vectors: np.ndarray, first: np.ndarray, second: np.ndarray, name: str):
     """Cosine of rows ``first[i]`` and ``second[i]``, chunked so memory stays bounded."""
     out = np.empty(len(first), dtype=np.float32)
     for start in range(0, len(first), PAIR_CHUNK):
-        a = normalised(vectors[first[start : start + PAIR_CHUNK]])
-        b = normalised(vectors[second[start : start + PAIR_CHUNK]])
+        a = _unit_rows(vectors, first[start : start + PAIR_CHUNK], name)
+        b = _unit_rows(vectors, second[start : start + PAIR_CHUNK], name)
         out[start : start + PAIR_CHUNK] = np.einsum("ij,ij->i", a, b)
     return out
