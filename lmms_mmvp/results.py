@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from mmvp_tasks.patterns import PATTERNS
@@ -106,6 +107,19 @@ def format_table(rows: list[dict]) -> str:
     lines.append("-+-".join("-" * w for w in widths))
     lines += [" | ".join(c.ljust(w) for c, w in zip(cell, widths)) for cell in cells]
     return "\n".join(lines)
+
+
+def samples_file(results_path: str | Path, task: str) -> Path:
+    """Where ``--log_samples`` put ``task``'s samples for this results file (same timestamp)."""
+    results_path = Path(results_path)
+    stamp = results_path.name.removesuffix("_results.json")
+    return results_path.with_name(f"{stamp}_samples_{task}.jsonl")
+
+
+def samples_task(path: str | Path) -> str | None:
+    """The task of an lmms-eval samples file (``<timestamp>_samples_<task>.jsonl``), else None."""
+    match = re.search(r"_samples_(.+)\.jsonl$", Path(path).name)
+    return match[1] if match else None
 
 
 def load(path: str | Path) -> dict:

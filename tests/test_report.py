@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lmms_mmvp import results
 from lmms_mmvp.cli import main
 from lmms_mmvp.report import stats
 from lmms_mmvp.report.compare import ablation_table, compare_table
@@ -70,8 +71,7 @@ def _edit_json(path: Path, edit) -> None:
 
 
 def _samples(results_path: Path, task: str) -> Path:
-    stamp = results_path.name.removesuffix("_results.json")
-    return results_path.with_name(f"{stamp}_samples_{task}.jsonl")
+    return results.samples_file(results_path, task)
 
 
 # ----------------------------------------------------------------------------- submissions
@@ -202,6 +202,24 @@ def test_answer_keys_never_mix_in_one_table(good_run, data, tmp_path):
         timestamp="20260105_000000",
     )
     assert _reasons(other, data, tmp_path / "results") == ["mixed_answer_key"]
+
+
+def test_other_questions_than_the_entries_are_rejected(good_run, data, tmp_path):
+    first = add_run(good_run, [], tmp_path / "results", data_dir=data)
+    _edit_json(first, lambda e: e["data"].update(questions_sha256="0123456789abcdef"))
+    other = write_run(tmp_path / "run", data, pair_responder({1}), timestamp="20260106_000000")
+    assert _reasons(other, data, tmp_path / "results") == ["data_mismatch"]
+
+
+def test_results_without_mmvp_or_with_an_unknown_task(run_copy, data, tmp_path):
+    def rename(r):
+        r["results"] = {"mmvp_new": r["results"]["mmvp"], "textvqa": {"exact_match,none": 0.5}}
+
+    _edit_json(run_copy, rename)
+    assert _reasons(run_copy, data, tmp_path / "results") == ["not_mmvp"]
+    _edit_json(run_copy, lambda r: r.update(results={"textvqa": {"exact_match,none": 0.5}}))
+    with pytest.raises(SubmissionError, match="no MMVP task in this results file"):
+        verify_run(run_copy, data_dir=data)
 
 
 def test_names_never_leave_the_results_dir(run_copy, data, tmp_path):
@@ -463,7 +481,6 @@ def test_compare_and_ablation_commands(good_run, data, capsys, tmp_path):
 @pytest.mark.slow
 def test_a_real_lmms_eval_run_is_accepted(synthetic_data, tiny_llava, tmp_path):
     """The real CLI's results and samples files pass verification unchanged."""
-    from lmms_mmvp import results
     from lmms_mmvp.demo import lmms_eval_command
 
     env = {**os.environ, "MMVP_DATA_DIR": str(synthetic_data.mmvp_dir), "HF_HUB_OFFLINE": "1"}

@@ -13,6 +13,8 @@ forbids loading anything, and every string from an entry escaped.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -22,6 +24,7 @@ from lmms_mmvp.report.stats import Interval, bootstrap_interval
 from lmms_mmvp.report.tasks import pair_outcomes
 from mmvp_tasks.patterns import PATTERNS
 
+logger = logging.getLogger(__name__)
 REFERENCE_FILE = Path(__file__).with_name("reference.json")
 MAIN_TASK, SWAP_TASK, SYMBOL_TASK = "mmvp", "mmvp_option_swap", "mmvp_symbol_change"
 
@@ -57,6 +60,9 @@ def load_reference() -> dict:
 def leaderboard_rows(entries: list[dict], reference: dict, *, seed: int = 0) -> list[Row]:
     """Entry rows (best pair accuracy first), then the paper's rows."""
     _check_one_table(entries)
+    for entry in entries:
+        if MAIN_TASK not in entry["tasks"]:
+            logger.warning("%s: no %s results, not on the leaderboard", entry["id"], MAIN_TASK)
     rows = [_entry_row(e, seed) for e in entries if MAIN_TASK in e["tasks"]]
     rows.sort(key=lambda r: -1 if r.pair is None else r.pair, reverse=True)
     return rows + [_reference_row(r) for r in reference["mmvp"]]
@@ -113,17 +119,15 @@ def _percent(value) -> float | None:
 
 
 def _check_one_table(entries: list[dict]) -> None:
-    for attribute in ("answer_key", "questions"):
-        values = {_table_key(e, attribute) for e in entries}
-        if len(values) > 1:
+    for what, key in (
+        ("answer keys", lambda e: e["answer_key"]),
+        ("question sets (Questions.csv sha256)", lambda e: e["data"]["questions_sha256"]),
+    ):
+        if len({key(e) for e in entries}) > 1:
             raise LeaderboardError(
-                f"entries with different {attribute.replace('_', ' ')}s cannot share one table: "
-                + ", ".join(sorted(f"{e['id']}={_table_key(e, attribute)}" for e in entries))
+                f"entries with different {what} cannot share one table: "
+                + ", ".join(sorted(f"{e['id']}={key(e)}" for e in entries))
             )
-
-
-def _table_key(entry: dict, attribute: str) -> str:
-    return entry["answer_key"] if attribute == "answer_key" else entry["data"]["questions_sha256"]
 
 
 # ----------------------------------------------------------------------------- columns
@@ -133,8 +137,8 @@ def _table_key(entry: dict, attribute: str) -> str:
 class Column:
     title: str
     kind: str  # "num" or "text": how the page sorts it
-    value: callable  # Row -> sortable value (None sorts last)
-    text: callable  # Row -> display text
+    value: Callable[[Row], object]  # sortable value (None sorts last)
+    text: Callable[[Row], str]  # display text
 
 
 def _num(value, digits: int = 1) -> str:

@@ -469,13 +469,12 @@ def _sample_files(results_path: Path, tasks: list[str], given: list[Path]) -> di
     """``{task: samples file}``: the given files by name, else lmms-eval's files beside the run."""
     found = {}
     for path in map(Path, given):
-        match = re.search(r"_samples_(.+)\.jsonl$", path.name)
-        if not match:
+        task = lmms_results.samples_task(path)
+        if task is None:
             raise SubmissionError(f"{path}: not an lmms-eval samples file (*_samples_<task>.jsonl)")
-        found[match[1]] = path
-    prefix = results_path.name.removesuffix("_results.json")
+        found[task] = path
     for task in tasks:
-        beside = results_path.parent / f"{prefix}_samples_{task}.jsonl"
+        beside = lmms_results.samples_file(results_path, task)
         if task not in found and beside.is_file():
             found[task] = beside
     return found
