@@ -139,6 +139,31 @@ def test_recomputation_rescores_the_responses_not_the_logged_records(run_copy, d
     assert {"mmvp_pair_accuracy", "mmvp_accuracy", "mmvp_unparseable"} <= reasons
 
 
+def test_judged_run_is_reaggregated_without_a_judge(data, tmp_path, monkeypatch):
+    """mmvp_official's logged verdicts are re-aggregated: no judge key, no request."""
+    from tests.support.fake_api import FakeAPIServer, completion
+
+    def judge(path, body):
+        said = body["messages"][1]["content"].rsplit("answer:", 1)[1]
+        return 200, completion("yes" if said.startswith("RIGHT") else "no"), None
+
+    with FakeAPIServer(judge) as server:
+        monkeypatch.setenv("MMVP_JUDGE_API_KEY", "test-key-123")
+        monkeypatch.setenv("MMVP_JUDGE_BASE_URL", server.base_url)
+        run = write_run(
+            tmp_path / "run", data, lambda task, doc: "RIGHT" if doc["Index"] < 5 else "WRONG",
+            tasks=("mmvp_official",), limit=8,
+        )  # fmt: skip
+    monkeypatch.delenv("MMVP_JUDGE_API_KEY")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    verified = verify_run(run, data_dir=data)
+    assert [r.reason for r in verified.rejections] == ["partial"]
+    assert verified.entry["tasks"]["mmvp_official"]["metrics"]["mmvp_pair_accuracy"] == 0.5
+    _edit_json(run, lambda r: r["results"]["mmvp_official"].update({"mmvp_accuracy,none": 1.0}))
+    reasons = [r.reason for r in verify_run(run, data_dir=data).rejections]
+    assert reasons == ["metric_mismatch", "partial"]
+
+
 def test_missing_sample_is_rejected(run_copy, data, tmp_path):
     samples = _samples(run_copy, "mmvp_option_swap")
     lines = samples.read_text().splitlines()

@@ -190,7 +190,11 @@ def _verify_task(task, results, samples_path, data_dir, answer_key):
     if run_version is None or float(run_version) != spec.version:
         problems.append(("task_version", f"version {run_version}, current is {spec.version}"))
     samples = _read_samples(samples_path)
-    docs = spec.documents(data_dir, answer_key) if answer_key in ("corrected", "original") else []
+    # A judged task's documents are mmvp's; its own process_docs would demand a judge API key,
+    # which re-aggregating logged verdicts does not need.
+    docs_spec = task_spec("mmvp") if task in JUDGED_TASKS else spec
+    known_key = answer_key in ("corrected", "original")
+    docs = docs_spec.documents(data_dir, answer_key) if known_key else []
     if not docs:
         return None, problems + [("data_mismatch", f"unknown answer key {answer_key!r}")]
     expected = results.get("n-samples", {}).get(task, {}).get("effective", len(samples))
