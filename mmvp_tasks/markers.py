@@ -3,7 +3,8 @@
 lmms-eval passes every response to the task as a string. An adapter whose request failed for good
 (after its retries) returns :func:`failed_response`; one whose provider refused or blocked the
 request (e.g. a safety block) returns :func:`refused_response`. The scorer counts both, each on its
-own, and scores neither as a wrong or unparseable answer.
+own: a failure is infrastructure and is not scored; a refusal is the model's behaviour and is scored
+wrong.
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@
 The official metric is **pair accuracy**: a pair counts only when both of its questions are right
 (denominator: complete pairs, 150 on the full set; random guessing scores 25 %, a constant answer
 0 %). Pairs are grouped by ``Index`` (``(Index - 1) // 2``), never by the order results arrive in.
-A pair with a question missing (``--limit``), failed or refused is not scored; such pairs are
-counted (``incomplete_pairs``, ``failed_requests``, ``refusals``), not silently dropped. Question
-accuracy is secondary and labelled as such. Values are fractions in [0, 1], as in lmms-eval's
-built-in task; ``None`` (JSON ``null``, never a bare ``NaN``) when there is nothing to score.
+A pair with a question missing (``--limit``) or a failed request (infrastructure, not the model)
+is not scored; such pairs are counted (``incomplete_pairs``, ``failed_requests``), not silently
+dropped. A refusal is the model's answer: it is scored wrong and also counted (``refusals``), so
+refusing never raises a score. Question accuracy is secondary and labelled as such. Values are
+fractions in [0, 1], as in lmms-eval's built-in task; ``None`` (JSON ``null``, never a bare
+``NaN``) when there is nothing to score.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 ANSWERED, UNPARSEABLE, FAILED, REFUSED = "answered", "unparseable", "failed", "refused"
 RUN_FIELDS = ("answer_key", "data_source", "pattern_mapping")  # one value per run, per record
-NOT_SCORED = (FAILED, REFUSED)  # counted on their own, never scored as wrong answers
+NOT_SCORED = (FAILED,)  # infrastructure failures: counted on their own, never scored as wrong
 
 
 class QuestionRecord(TypedDict):
@@ -59,7 +61,7 @@ def make_record(
 
 
 def _scored_pairs(records: Iterable[QuestionRecord]) -> dict[int, list[QuestionRecord]]:
-    """Complete pairs with no failed or refused request, keyed by pair id."""
+    """Complete pairs with no failed request, keyed by pair id."""
     by_pair: dict[int, dict[int, QuestionRecord]] = defaultdict(dict)
     for r in records:
         by_pair[r["pair_id"]][r["index"]] = r
@@ -75,7 +77,7 @@ def pair_accuracy(records: list[QuestionRecord]) -> float | None:
     pairs = _scored_pairs(records)
     unscored = len({r["pair_id"] for r in records}) - len(pairs)
     if unscored:
-        logger.warning("MMVP: %d pair(s) incomplete, failed or refused: not scored", unscored)
+        logger.warning("MMVP: %d pair(s) incomplete or failed: not scored", unscored)
     if not pairs:
         return None
     return sum(all(r["correct"] for r in p) for p in pairs.values()) / len(pairs)
@@ -87,7 +89,7 @@ def pattern_pair_accuracy(records: list[QuestionRecord], code: str) -> float | N
 
 
 def question_accuracy(records: list[QuestionRecord]) -> float | None:
-    """Fraction of questions answered right, failed and refused excluded (secondary metric)."""
+    """Fraction of questions answered right, failed requests excluded (secondary metric)."""
     scored = [r for r in records if r["status"] not in NOT_SCORED]
     return sum(r["correct"] for r in scored) / len(scored) if scored else None
 

@@ -74,8 +74,18 @@ def test_judged_correct_overrides_choice_comparison():
     assert scoring.answer_key([make_record(doc, "a", "a", ANSWERED)]) == "original"
 
 
-def test_refusals_are_counted_apart_and_not_scored():
+def test_refusals_are_scored_wrong_and_counted():
+    # a refusal is the model's answer: refusing must never raise a model's score
     records = [rec(1), rec(2), rec(3), rec(4, status=scoring.REFUSED)]
-    assert scoring.pair_accuracy(records) == 1.0
+    assert scoring.pair_accuracy(records) == 0.5
+    assert scoring.question_accuracy(records) == 3 / 4
+    assert scoring.scored_pairs(records) == 2
     assert scoring.count_status(records, scoring.REFUSED) == 1
     assert scoring.count_status(records, FAILED) == 0
+
+
+def test_a_refusing_model_scores_no_better_than_an_answering_one():
+    answering = [rec(1), rec(2), rec(3, correct=False), rec(4)]
+    refusing = [rec(1), rec(2), rec(3, status=scoring.REFUSED), rec(4)]
+    assert scoring.pair_accuracy(refusing) == scoring.pair_accuracy(answering) == 0.5
+    assert scoring.question_accuracy(refusing) == scoring.question_accuracy(answering)
