@@ -151,16 +151,18 @@ def process_results_official(doc, results):
     response = results[0]
     target = answer_label(doc["Correct Answer"])
     if unscored := _unscored_status(response):
-        return _per_metric(scoring.make_record(doc, target, None, unscored))
+        return _official_per_metric(scoring.make_record(doc, target, None, unscored))
     question = official_prompt(doc["Question"], doc["Options"])
+    settings = judge.settings_from_env()
     try:
-        verdict = judge.grade(question, doc["Correct Answer"], response, judge.settings_from_env())
+        verdict = judge.grade(question, doc["Correct Answer"], response, settings)
     except judge.JudgeRequestError as err:
         logger.error("MMVP judge failed on Index %s: %s", doc["Index"], err)
-        return _per_metric(scoring.make_record(doc, target, None, scoring.FAILED))
-    correct = judge.verdict_is_correct(verdict)
+        return _official_per_metric(scoring.make_record(doc, target, None, scoring.FAILED))
+    correct = judge.verdict_is_correct(verdict, settings.verdict_rule)
     record = scoring.make_record(doc, target, None, scoring.ANSWERED, judged_correct=correct)
-    return _per_metric(record)
+    disagree = judge.verdict_rules_disagree(verdict)
+    return _official_per_metric(record, rule_disagreement=disagree)
 
 
 def _unscored_status(response: str) -> str | None:
@@ -189,6 +191,14 @@ def _per_metric(record):
     return dict.fromkeys(METRICS, record)
 
 
+# mmvp_official only: replies the original and the stripped verdict rule judge differently.
+RULE_DISAGREEMENTS = "mmvp_judge_rule_disagreements"
+
+
+def _official_per_metric(record, rule_disagreement: bool = False):
+    return {**_per_metric(record), RULE_DISAGREEMENTS: int(rule_disagreement)}
+
+
 # ----------------------------------------------------------------------------- aggregation
 # Named one by one: the YAMLs reference them as ``!function mmvp_tasks.harness.<name>``.
 
@@ -200,6 +210,11 @@ aggregate_unparseable = partial(scoring.count_status, status=scoring.UNPARSEABLE
 aggregate_failed_requests = partial(scoring.count_status, status=scoring.FAILED)
 aggregate_refusals = partial(scoring.count_status, status=scoring.REFUSED)
 aggregate_answer_key = scoring.answer_key
+
+
+def aggregate_judge_rule_disagreements(values: list[int]) -> int:
+    """Replies the two verdict rules judge differently (mmvp_official)."""
+    return sum(values)
 
 
 def aggregate_provenance(records):

@@ -7,9 +7,17 @@ current GPT-4-class model. Any OpenAI-compatible endpoint works:
 - ``MMVP_JUDGE_MODEL``: default ``gpt-4.1``.
 - ``MMVP_JUDGE_BASE_URL``: default the OpenAI API (or ``OPENAI_BASE_URL``).
 - ``MMVP_JUDGE_MAX_RETRIES``: the SDK's retries of a failed request (default 3).
+- ``MMVP_JUDGE_VERDICT``: how a reply becomes a verdict (default ``original``):
 
-A verdict counts as "correct" only when it matches ``^(yes|no)$`` case-insensitively and is yes,
-as in the original; a request that fails after the SDK's retries is reported as failed, not wrong.
+  - ``original``: gpt_grader.py's rule. The raw reply must match ``^(yes|no)$``
+    case-insensitively and, lowercased, equal ``yes``; nothing is stripped, so ``" yes"`` and
+    ``"yes\n"`` (which the regex's ``$`` lets through) are not correct.
+  - ``stripped``: surrounding whitespace is removed first, so ``" Yes\n"`` is correct.
+
+  Every run reports how many replies the two rules judge differently
+  (``mmvp_judge_rule_disagreements``), so its score can be compared with the original scripts'.
+
+A request that fails after the SDK's retries is reported as failed, not wrong.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ GRADER_USER_PROMPT = (
 )
 DEFAULT_JUDGE_MODEL = "gpt-4.1"
 JUDGE_TEMPERATURE = 0.2  # the paper's grader setting
-_VERDICT = re.compile(r"(yes|no)", re.I)
+_VERDICT = re.compile(r"^(yes|no)$", re.I)  # gpt_grader.py's yes_no_regex
+VERDICT_RULES = ("original", "stripped")
 
 
 class JudgeConfigError(RuntimeError):
@@ -46,6 +55,7 @@ class JudgeSettings:
     base_url: str | None
     timeout_s: float = 60.0
     max_retries: int = 3
+    verdict_rule: str = "original"
 
 
 def settings_from_env() -> JudgeSettings:
@@ -59,7 +69,15 @@ def settings_from_env() -> JudgeSettings:
         model=os.environ.get("MMVP_JUDGE_MODEL", DEFAULT_JUDGE_MODEL),
         base_url=os.environ.get("MMVP_JUDGE_BASE_URL") or None,
         max_retries=int(os.environ.get("MMVP_JUDGE_MAX_RETRIES", "3")),
+        verdict_rule=_verdict_rule_from_env(),
     )
+
+
+def _verdict_rule_from_env() -> str:
+    rule = os.environ.get("MMVP_JUDGE_VERDICT", "original")
+    if rule not in VERDICT_RULES:
+        raise JudgeConfigError(f"MMVP_JUDGE_VERDICT must be one of {VERDICT_RULES}, got {rule!r}")
+    return rule
 
 
 def grader_messages(question: str, correct_answer: str, model_response: str) -> list[dict]:
@@ -72,10 +90,20 @@ def grader_messages(question: str, correct_answer: str, model_response: str) -> 
     ]
 
 
-def verdict_is_correct(verdict: str) -> bool:
-    """The original rule: only an exact yes/no verdict counts, and only yes is correct."""
-    match = _VERDICT.fullmatch(verdict.strip())
-    return bool(match) and match[1].lower() == "yes"
+def verdict_is_correct(verdict: str, rule: str = "original") -> bool:
+    """Whether the judge's reply says "correct" under ``rule`` (see the module docstring).
+
+    ``original`` reproduces gpt_grader.py step by step: ``yes_no_regex.match(answer)``, then
+    ``answer.lower() == "yes"``."""
+    if rule not in VERDICT_RULES:
+        raise ValueError(f"unknown verdict rule {rule!r}; use one of {VERDICT_RULES}")
+    text = verdict.strip() if rule == "stripped" else verdict
+    return bool(_VERDICT.match(text)) and text.lower() == "yes"
+
+
+def verdict_rules_disagree(verdict: str) -> bool:
+    """The two rules judge this reply differently (e.g. ``"yes\n"``)."""
+    return verdict_is_correct(verdict, "original") != verdict_is_correct(verdict, "stripped")
 
 
 @lru_cache(maxsize=4)

@@ -29,16 +29,43 @@ def judge_env(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "verdict, correct", [("yes", True), ("Yes", True), (" YES\n", True), ("no", False),
-                         ("Yes, it does.", False), ("", False)]
+    "verdict, original, stripped",
+    [("yes", True, True), ("Yes", True, True), ("YES", True, True), ("no", False, False),
+     (" YES\n", False, True), ("yes\n", False, True), (" yes", False, True),
+     ("no\n", False, False), ("Yes, it does.", False, False), ("", False, False)],
 )  # fmt: skip
-def test_verdicts_follow_the_original_rule(verdict, correct, judge_env):
+def test_verdict_rules(verdict, original, stripped, judge_env, monkeypatch):
+    """gpt_grader.py matches the raw reply (``$`` lets "yes\n" through the regex, but
+    ``"yes\n" != "yes"``); the stripped rule ignores surrounding whitespace."""
     with FakeAPIServer(lambda path, body: (200, completion(verdict), None)) as server:
         judge_env(server)
-        record = harness.process_results_official(DOC, ["The wings are open."])[
-            "mmvp_pair_accuracy"
-        ]
-    assert record["correct"] is correct and record["status"] == "answered"
+        scored = {}
+        for rule in ("original", "stripped", None):
+            if rule:
+                monkeypatch.setenv("MMVP_JUDGE_VERDICT", rule)
+            else:
+                monkeypatch.delenv("MMVP_JUDGE_VERDICT")  # the default is the original rule
+            scored[rule] = harness.process_results_official(DOC, ["The wings are open."])
+    for rule, expected in (("original", original), ("stripped", stripped), (None, original)):
+        record = scored[rule]["mmvp_pair_accuracy"]
+        assert record["correct"] is expected and record["status"] == "answered"
+        assert scored[rule]["mmvp_judge_rule_disagreements"] == int(original != stripped)
+
+
+def test_unknown_verdict_rule_fails_when_the_task_starts(monkeypatch):
+    monkeypatch.setenv("MMVP_JUDGE_API_KEY", "test-key-123")
+    monkeypatch.setenv("MMVP_JUDGE_VERDICT", "lenient")
+    with pytest.raises(judge.JudgeConfigError, match="MMVP_JUDGE_VERDICT must be one of"):
+        harness.process_docs_official(None)
+
+
+def test_rule_disagreements_are_summed_by_the_task():
+    """Counted on every reply; unscored responses (failed, refused) count 0."""
+    from lmms_mmvp.report.tasks import task_spec
+
+    aggregations = task_spec("mmvp_official").aggregations
+    assert aggregations["mmvp_judge_rule_disagreements"]([0, 1, 1, 0]) == 2
+    assert "mmvp_judge_rule_disagreements" not in task_spec("mmvp").aggregations
 
 
 def test_request_carries_the_papers_grader_prompt(judge_env):
@@ -56,11 +83,28 @@ def test_request_carries_the_papers_grader_prompt(judge_env):
     assert server.headers[0]["authorization"] == "Bearer test-key-123"
 
 
+def test_prompts_keep_the_csv_fields_surrounding_spaces(judge_env):
+    """The original sends the CSV strings as they are, to the model and to the judge."""
+    spaced = {**DOC, "Question": " Are the wings open? ", "Options": "(a) Open (b) Closed "}
+    spaced["Correct Answer"] = " (a)"
+    assert harness.doc_to_text_official(spaced) == " Are the wings open?  (a) Open (b) Closed "
+    with FakeAPIServer(lambda path, body: (200, completion("yes"), None)) as server:
+        judge_env(server)
+        record = harness.process_results_official(spaced, [" Open "])["mmvp_pair_accuracy"]
+    assert record["target"] == "a" and record["correct"]  # normalised only to read the label
+    assert server.requests[0]["messages"][1]["content"] == (
+        "Given the following question  Are the wings open?  (a) Open (b) Closed , the correct "
+        "answer is  (a). Does the following answer correctly answers the question, answer: Open ?"
+    )
+
+
 def test_judge_failure_is_reported_as_failed_not_wrong(judge_env):
     with FakeAPIServer(lambda path, body: (500, {"error": {"message": "boom"}}, None)) as server:
         judge_env(server)
-        record = harness.process_results_official(DOC, ["Open"])["mmvp_failed_requests"]
+        scores = harness.process_results_official(DOC, ["Open"])
+    record = scores["mmvp_failed_requests"]
     assert record["status"] == "failed" and not record["correct"]
+    assert scores["mmvp_judge_rule_disagreements"] == 0
     assert len(server.requests) == 2  # one try + MMVP_JUDGE_MAX_RETRIES=1, bounded
 
 
