@@ -119,6 +119,11 @@ def test_api_run_keeps_usage_and_cost_and_drops_the_key(data, tmp_path):
     }  # fmt: skip
 
 
+def test_run_date_carries_lmms_evals_timezone(run_copy, data):
+    _edit_json(run_copy, lambda r: r["config"]["resolved_cli_args"].update(timezone="Asia/Tokyo"))
+    assert verify_run(run_copy, data_dir=data).entry["date"] == "2026-01-01T12:00:00+09:00"
+
+
 def test_recomputation_catches_an_edited_metric(run_copy, data, tmp_path):
     _edit_json(run_copy, lambda r: r["results"]["mmvp"].update({"mmvp_pair_accuracy,none": 0.5}))
     verified = verify_run(run_copy, data_dir=data)

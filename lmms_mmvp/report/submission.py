@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lmms_mmvp import results as lmms_results
 from lmms_mmvp.report.schema import SCHEMA_VERSION, load_entries, same_metric, validate_entry
@@ -341,7 +342,8 @@ def _entry(results, task_entries, answer_key, name, samples) -> dict:
     display = name or str(checkpoint or api_model or config.get("model") or "model")
     if not name and checkpoint:
         display = str(checkpoint).rstrip("/").rsplit("/", 1)[-1]
-    date = _iso_date(results.get("date"))
+    timezone_name = (config.get("resolved_cli_args") or {}).get("timezone")
+    date = _iso_date(results.get("date"), timezone_name)
     provenance = _first_provenance(task_entries)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -505,11 +507,17 @@ def _read_samples(path: Path) -> list[dict]:
     return samples
 
 
-def _iso_date(stamp) -> str:
+def _iso_date(stamp, timezone_name: str | None) -> str:
+    """lmms-eval's ``YYYYMMDD_HHMMSS`` stamp (local time of its ``--timezone``) as ISO 8601."""
     try:
-        return datetime.strptime(str(stamp), "%Y%m%d_%H%M%S").isoformat()
+        date = datetime.strptime(str(stamp), "%Y%m%d_%H%M%S")
     except ValueError:
         return str(stamp or "")
+    try:
+        zone = ZoneInfo(timezone_name) if timezone_name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    return date.replace(tzinfo=zone).isoformat()
 
 
 def _sha(data_source: str) -> str:
