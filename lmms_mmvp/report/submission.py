@@ -188,7 +188,7 @@ def _verify_task(task, results, samples_path, data_dir, answer_key):
         return None, [("missing_sample", "no samples file (run lmms-eval with --log_samples)")]
     problems = []
     run_version = results.get("versions", {}).get(task)
-    if run_version is None or float(run_version) != spec.version:
+    if not _same_version(run_version, spec.version):
         problems.append(("task_version", f"version {run_version}, current is {spec.version}"))
     samples = _read_samples(samples_path)
     # A judged task's documents are mmvp's; its own process_docs would demand a judge API key,
@@ -227,6 +227,13 @@ def _verify_task(task, results, samples_path, data_dir, answer_key):
         "records": sorted(records, key=lambda r: r["index"]),
     }
     return body, problems
+
+
+def _same_version(run_version, current: float) -> bool:
+    try:
+        return float(run_version) == current
+    except (TypeError, ValueError):  # absent, or not a number like the YAML's metadata.version
+        return False
 
 
 def _rescore(spec: TaskSpec, doc: dict, sample: dict) -> dict:
