@@ -189,6 +189,14 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
         features = image_features.to(inputs_embeds.device, inputs_embeds.dtype)
         return inputs_embeds.masked_scatter(mask.unsqueeze(-1), features)
 
+    def _unused_image_path(self, inputs_embeds: torch.Tensor) -> torch.Tensor:
+        """``0 * features.sum()`` of a blank image, for a training batch without images: the
+        towers and adapters stay in the graph, so every rank gathers and reduces the same
+        parameters (DeepSpeed ZeRO-3 hangs otherwise). LLaVA's train.py feeds a dummy image too."""
+        size = self.config.image_size
+        blank = torch.zeros(1, 3, size, size, device=inputs_embeds.device)
+        return 0.0 * self.get_image_features(blank).sum().to(inputs_embeds.dtype)
+
     # ---------------------------------------------------------------- forward
 
     def forward(
@@ -218,6 +226,8 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
         elif input_ids is not None and _is_prefill(kwargs):  # decode steps: no check
             if bool((input_ids == self.config.image_token_id).any()):
                 raise ValueError("the text has image tokens but no pixel_values were given")
+        if image_features is None and self.training:
+            inputs_embeds = inputs_embeds + self._unused_image_path(inputs_embeds)
         outputs = self.language_model(
             inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs
         )

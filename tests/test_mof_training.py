@@ -13,8 +13,10 @@ from mof_models.data import MofDataCollator, build_dataset, load_records
 from mof_models.train import NonFiniteLossError, configure_trainable, train
 from mof_models.train_config import ConfigError, LoraSettings, load_config
 from tests.support.mof import (
+    MIXINGS,
     REPO,
     TINY_DEBUG,
+    images,
     tiny_train_overrides,
 )
 
@@ -75,6 +77,52 @@ def test_stage_trains_the_right_parameters_and_lowers_the_loss(
     for name, param in model.named_parameters():
         changed = not torch.equal(param, before[name])
         assert changed == param.requires_grad, name  # frozen: untouched; trainable: moved
+
+
+def grads_of(model, batch) -> dict[str, torch.Tensor]:
+    """Gradients of a training step on ``batch``, by parameter name (None: not in the graph)."""
+    model.zero_grad(set_to_none=True)
+    model.train()
+    model(**batch).loss.backward()
+    return {name: param.grad for name, param in model.named_parameters()}
+
+
+@pytest.mark.parametrize("mixing", MIXINGS)
+def test_text_only_batch_keeps_towers_and_adapters_in_the_graph(mixing, tmp_path):
+    """ZeRO-3 hangs when ranks run different parameter sets: a text-only micro-batch runs the
+    towers and adapters on a dummy image, so the parameters an image batch reaches get a grad
+    (zero) too. Inference on text runs no image path."""
+    from mof_models.tiny import build_tiny_mof
+
+    model, processor = build_tiny_mof(mixing, seed=2)
+    model.requires_grad_(True)  # towers too: each rank must also gather their weights
+    images(1)[0].save(tmp_path / "a.jpg")
+    answer = {"from": "gpt", "value": "No"}
+    records = [
+        {"image": "a.jpg", "conversations": [{"from": "human", "value": "<image>\nUp?"}, answer]},
+        {"conversations": [{"from": "human", "value": "Up?"}, answer]},
+    ]
+    dataset = build_dataset(
+        records, processor, image_folder=tmp_path, conversation_format="chat", max_length=64
+    )
+    collate = MofDataCollator(processor.tokenizer.pad_token_id)
+    with_image, text_only = collate([dataset[0]]), collate([dataset[1]])
+    assert "pixel_values" not in text_only
+    image_grads, text_grads = grads_of(model, with_image), grads_of(model, text_only)
+    image_parts = ("clip_tower.", "dino_tower.", "clip_projector.", "dino_projector.", "mixed_")
+    reached = {name for name, grad in image_grads.items() if grad is not None}
+    assert any(name.startswith(image_parts) for name in reached)
+    for name, grad in text_grads.items():
+        assert (grad is not None) == (name in reached), name
+        if grad is not None and name.startswith(image_parts):
+            assert not grad.any(), name
+    calls = []
+    model.eval()
+    for part in [*model.towers(), *model.projectors()]:
+        part.register_forward_hook(lambda *args: calls.append(1))
+    with torch.no_grad():
+        model(**text_only)
+    assert not calls
 
 
 def test_lora_stage_2_trains_lora_and_adapters_only(synthetic_train_dir):
