@@ -24,7 +24,11 @@ from lmms_mmvp.report import grade
 def _synth(args: argparse.Namespace) -> int:
     from mmvp_tasks.synth import write_synthetic_data
 
-    paths = write_synthetic_data(args.out, seed=args.seed, image_size=args.image_size)
+    try:
+        paths = write_synthetic_data(args.out, seed=args.seed, image_size=args.image_size)
+    except (FileExistsError, ValueError) as err:  # foreign data under --out, bad size
+        print(f"mmvp synth: {err}", file=sys.stderr)
+        return 2
     print(f"MMVP layout:     {paths.mmvp_dir}\nMMVP-VLM layout: {paths.mmvp_vlm_dir}")
     print(f"Evaluate with:   MMVP_DATA_DIR={paths.mmvp_dir} lmms-eval --tasks mmvp ...")
     return 0

@@ -16,11 +16,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lmms_mmvp.cli import main as mmvp_main
+from mmvp_tasks.answers import parse_options
 from mmvp_tasks.patterns import PATTERN_BY_CODE, PATTERNS
+from mmvp_tasks.prompts import LETTER_POST_PROMPT, choice_prompt
 from mmvp_tasks.synth import (
+    IN_PROGRESS_NAME,
     MARKER_NAME,
     SyntheticPaths,
     ensure_synthetic_data,
+    generated_files,
     write_synthetic_data,
 )
 
@@ -81,7 +86,7 @@ def test_paths_and_marker(synth: SyntheticPaths) -> None:
     root = synth.mmvp_dir.parent
     assert synth.mmvp_dir == root / "mmvp" and synth.mmvp_vlm_dir == root / "mmvp_vlm"
     marker = json.loads((root / MARKER_NAME).read_text())
-    assert marker == {"generator": "mmvp_tasks.synth", "version": 1, "seed": 0, "image_size": SIZE}
+    assert marker == {"generator": "mmvp_tasks.synth", "version": 2, "seed": 0, "image_size": SIZE}
     assert sorted(p.name for p in root.iterdir()) == [MARKER_NAME, "mmvp", "mmvp_vlm"]
 
 
@@ -132,6 +137,30 @@ def test_patterns_csv(synth: SyntheticPaths, mmvp: list[dict[str, str]]) -> None
     assert set(codes) == set(PATTERN_BY_CODE)
     assert codes[::2] == codes[1::2]
     assert codes[::2] == [PATTERNS[(k - 1) % 9].code for k in range(1, 151)]
+
+
+def test_train_json_is_the_mmvp_letter_prompt_as_llava_conversations(
+    synth: SyntheticPaths, mmvp: list[dict[str, str]]
+) -> None:
+    records = json.loads((synth.mmvp_dir / "train.json").read_text())
+    assert len(records) == len(mmvp) == 300
+    for record, row in zip(records, mmvp, strict=True):
+        options = parse_options(row["Options"])
+        prompt = choice_prompt(row["Question"], options, post_prompt=LETTER_POST_PROMPT)
+        assert record == {
+            "id": row["Index"],
+            "image": f"MMVP Images/{row['Index']}.jpg",
+            "conversations": [
+                {"from": "human", "value": "<image>\n" + prompt},
+                {"from": "gpt", "value": row["Correct Answer"].strip("()").upper()},
+            ],
+        }
+        assert (synth.mmvp_dir / record["image"]).is_file()
+
+
+def test_generated_files_lists_every_file_of_a_run(synth: SyntheticPaths) -> None:
+    written = set(_files(synth.mmvp_dir.parent)) - {MARKER_NAME}
+    assert written == set(generated_files())
 
 
 def test_vlm_layout(synth: SyntheticPaths, vlm: list[dict[str, str]]) -> None:
@@ -193,11 +222,20 @@ def test_ensure_reuses_complete_dir(tmp_path: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in files} == before
 
 
-def test_ensure_regenerates_without_marker(tmp_path: Path) -> None:
+def test_ensure_regenerates_incomplete_set(tmp_path: Path) -> None:
     write_synthetic_data(tmp_path, seed=2, image_size=64)
     reference = _files(tmp_path)
-    (tmp_path / MARKER_NAME).unlink()
     (tmp_path / "mmvp" / "MMVP Images" / "7.jpg").unlink()
+    ensure_synthetic_data(tmp_path, seed=2, image_size=64)
+    assert _files(tmp_path) == reference
+
+
+def test_ensure_replaces_an_older_version(tmp_path: Path) -> None:
+    write_synthetic_data(tmp_path, seed=2, image_size=64)
+    reference = _files(tmp_path)
+    (tmp_path / "mmvp" / "train.json").unlink()  # what version 1 wrote
+    marker = json.loads((tmp_path / MARKER_NAME).read_text())
+    (tmp_path / MARKER_NAME).write_text(json.dumps({**marker, "version": 1}))
     ensure_synthetic_data(tmp_path, seed=2, image_size=64)
     assert _files(tmp_path) == reference
 
@@ -207,10 +245,10 @@ def test_ensure_regenerates_interrupted_run(tmp_path: Path) -> None:
     reference = _files(tmp_path)
     # What a run killed after clearing the old output and writing part of the images leaves.
     (tmp_path / MARKER_NAME).unlink()
-    (tmp_path / ".synthetic-in-progress").touch()
+    (tmp_path / IN_PROGRESS_NAME).touch()  # version 1 left it empty
     (tmp_path / "mmvp" / "patterns.csv").unlink()
-    (tmp_path / "mmvp" / "Questions.csv").unlink()
-    shutil.rmtree(tmp_path / "mmvp_vlm")
+    (tmp_path / "mmvp" / "Questions.csv").rename(tmp_path / "mmvp" / "Questions.csv.tmp")
+    shutil.rmtree(tmp_path / "mmvp_vlm" / "MLLM_VLM Images" / "Text")
     ensure_synthetic_data(tmp_path, seed=2, image_size=64)
     assert _files(tmp_path) == reference
 
@@ -226,9 +264,72 @@ def test_ensure_regenerates_other_seed(tmp_path: Path) -> None:
 def test_refuses_foreign_data(tmp_path: Path) -> None:
     (tmp_path / "mmvp").mkdir()
     (tmp_path / "mmvp" / "Questions.csv").write_text("real data\n")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FileExistsError, match="mmvp/Questions.csv"):
         ensure_synthetic_data(tmp_path, seed=0, image_size=64)
     assert (tmp_path / "mmvp" / "Questions.csv").read_text() == "real data\n"
+
+
+def test_synth_command_leaves_a_real_mmvp_copy_untouched(
+    copy_of_real_mmvp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real MMVP layout with a patterns.csv beside it (as a user keeps it) under --out."""
+    out = copy_of_real_mmvp.parent
+    shutil.copy(
+        Path(__file__).parents[1] / "mmvp_tasks" / "patterns_amvicc.csv",
+        out / "mmvp" / "patterns.csv",
+    )
+    before = _files(out)
+    assert mmvp_main(["synth", "--out", str(out), "--image-size", "64"]) == 2
+    error = capsys.readouterr().err
+    assert str(out) in error and "mmvp/MMVP Images/ (300 entries)" in error
+    assert "mmvp/Questions.csv" in error and "mmvp/patterns.csv" in error
+    assert _files(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["mmvp"]
+
+
+def test_refuses_a_synthetic_set_without_its_marker(tmp_path: Path) -> None:
+    write_synthetic_data(tmp_path, seed=2, image_size=64)
+    (tmp_path / MARKER_NAME).unlink()  # nothing proves any more that the files are generated
+    before = _files(tmp_path)
+    with pytest.raises(FileExistsError, match=f"no {MARKER_NAME} or {IN_PROGRESS_NAME}"):
+        ensure_synthetic_data(tmp_path, seed=2, image_size=64)
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("proof", [MARKER_NAME, IN_PROGRESS_NAME])
+def test_refuses_foreign_files_in_a_synthetic_set(tmp_path: Path, proof: str) -> None:
+    write_synthetic_data(tmp_path, seed=2, image_size=64)
+    if proof == IN_PROGRESS_NAME:
+        (tmp_path / MARKER_NAME).unlink()
+        (tmp_path / IN_PROGRESS_NAME).touch()
+    (tmp_path / "mmvp" / "notes.txt").write_text("mine\n")
+    (tmp_path / "mmvp_vlm" / "results").mkdir()
+    (tmp_path / "mmvp_vlm" / "results" / "run.json").write_text("{}")
+    before = _files(tmp_path)
+    with pytest.raises(FileExistsError) as err:
+        write_synthetic_data(tmp_path, seed=3, image_size=64)
+    assert "mmvp/notes.txt" in str(err.value) and "mmvp_vlm/results/ (1 entry)" in str(err.value)
+    assert _files(tmp_path) == before  # nothing deleted, the synthetic files included
+
+
+def test_never_follows_a_link_out_of_the_output(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "1.jpg").write_bytes(b"a real image")
+    out = tmp_path / "out"
+    write_synthetic_data(out, seed=2, image_size=64)
+    shutil.rmtree(out / "mmvp" / "MMVP Images")
+    (out / "mmvp" / "MMVP Images").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(FileExistsError, match="mmvp/MMVP Images"):
+        write_synthetic_data(out, seed=2, image_size=64)
+    assert (elsewhere / "1.jpg").read_bytes() == b"a real image"
+
+
+def test_refuses_to_replace_a_foreign_marker(tmp_path: Path) -> None:
+    (tmp_path / MARKER_NAME).write_text('{"generator": "someone else"}')
+    with pytest.raises(FileExistsError, match=MARKER_NAME):
+        write_synthetic_data(tmp_path, seed=0, image_size=64)
+    assert (tmp_path / MARKER_NAME).read_text() == '{"generator": "someone else"}'
 
 
 def test_without_scikit_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
