@@ -90,14 +90,17 @@ def _mapping_name(path: Path | None) -> str:
 
 
 def process_docs_original(_descriptor):
+    _fallback_judge()  # fallback on but no judge key: fail now, not on the first unread answer
     return load_documents()
 
 
 def process_docs_option_swap(_descriptor):
+    _fallback_judge()
     return load_documents(ablations.swap_options)
 
 
 def process_docs_symbol_change(_descriptor):
+    _fallback_judge()
     return load_documents(ablations.change_symbols)
 
 
@@ -135,15 +138,48 @@ def doc_to_target(doc):
 
 
 def process_results(doc, results):
-    """Score one response with the rule-based extractor."""
+    """Score one response with the rule-based extractor (and the judge fallback, when enabled)."""
     response = results[0]
     target = answer_label(doc["Correct Answer"])
     if unscored := _unscored_status(response):
-        return _per_metric(scoring.make_record(doc, target, None, unscored))
+        return _with_judged(scoring.make_record(doc, target, None, unscored))
     options = parse_options(doc["Options"])
     choice = extract_choice(response, options, shown_labels=shown_labels(options))
+    if choice is None and (settings := _fallback_judge()):
+        if (record := _judge_unparseable(doc, target, response, settings)) is not None:
+            return _with_judged(record, judged=True)
     status = scoring.ANSWERED if choice else scoring.UNPARSEABLE
-    return _per_metric(scoring.make_record(doc, target, choice, status))
+    return _with_judged(scoring.make_record(doc, target, choice, status))
+
+
+# Optional LLM-judge fallback for the answers the rules cannot read: a few judge calls instead of
+# one per question (mmvp_official). Off by default so `mmvp` stays offline and deterministic.
+JUDGE_FALLBACK_ENV = "MMVP_JUDGE_FALLBACK"
+JUDGED = "mmvp_judged"  # answers scored by the judge fallback
+
+
+def _fallback_judge() -> judge.JudgeSettings | None:
+    """The judge settings (mmvp_official's) when ``MMVP_JUDGE_FALLBACK=1``, else ``None``."""
+    if os.environ.get(JUDGE_FALLBACK_ENV, "0").strip().lower() in ("", "0", "false", "no", "off"):
+        return None
+    return judge.settings_from_env()
+
+
+def _judge_unparseable(doc, target, response, settings):
+    """The judge's record for an answer the rules cannot read; ``None`` when the request fails
+    (the answer then stays unparseable and is scored wrong, never dropped)."""
+    question = official_prompt(doc["Question"], doc["Options"])
+    try:
+        verdict = judge.grade(question, doc["Correct Answer"], response, settings)
+    except judge.JudgeRequestError as err:
+        logger.error("MMVP judge fallback failed on Index %s: %s", doc["Index"], err)
+        return None
+    correct = judge.verdict_is_correct(verdict, settings.verdict_rule)
+    return scoring.make_record(doc, target, None, scoring.ANSWERED, judged_correct=correct)
+
+
+def _with_judged(record, judged: bool = False):
+    return {**_per_metric(record), JUDGED: int(judged)}
 
 
 def process_results_official(doc, results):
@@ -210,6 +246,11 @@ aggregate_unparseable = partial(scoring.count_status, status=scoring.UNPARSEABLE
 aggregate_failed_requests = partial(scoring.count_status, status=scoring.FAILED)
 aggregate_refusals = partial(scoring.count_status, status=scoring.REFUSED)
 aggregate_answer_key = scoring.answer_key
+
+
+def aggregate_judged(values: list[int]) -> int:
+    """Answers scored by the judge fallback (``MMVP_JUDGE_FALLBACK=1``)."""
+    return sum(values)
 
 
 def aggregate_judge_rule_disagreements(values: list[int]) -> int:

@@ -30,7 +30,7 @@ DOC = {
 )
 def test_process_results_statuses(response, status, correct):
     scores = harness.process_results(DOC, [response])
-    assert set(scores) == set(harness.METRICS)
+    assert set(scores) == {*harness.METRICS, harness.JUDGED}
     record = scores["mmvp_pair_accuracy"]
     assert (record["status"], record["correct"]) == (status, correct)
     assert record["pair_id"] == 4 and record["pattern"] == "od"
