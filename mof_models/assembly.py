@@ -44,7 +44,7 @@ def assemble_mof(
     from transformers import AutoModel, AutoModelForCausalLM
 
     from mof_models.configuration_mof import CLIP_MIXINGS, DINO_MIXINGS, MofConfig
-    from mof_models.modeling_mof import MofForConditionalGeneration
+    from mof_models.modeling_mof import MofForConditionalGeneration, dino_tower_for
     from mof_models.processing_mof import MofProcessor
 
     _check_components(mixing, clip, dino)
@@ -68,7 +68,8 @@ def assemble_mof(
     )
     with torch.device("meta"):  # no random init of the pretrained parts
         model = MofForConditionalGeneration(config)
-    model.clip_tower, model.dino_tower = clip_tower, dino_tower
+    model.clip_tower = clip_tower
+    model.dino_tower = dino_tower_for(config, dino_tower) if dino_tower is not None else None
     model.language_model = language_model
     _fresh_projectors(model, dtype)
     model.generation_config = language_model.generation_config

@@ -48,6 +48,10 @@ class MofConfig(PreTrainedConfig):
     dino_feature (`str`, defaults to `"last_hidden_before_norm"`):
         The fork uses DINOv2's last block output *before* the final LayerNorm (`x_prenorm`);
         `"last_hidden_state"` takes it after the norm. CLS is dropped either way.
+    dino_pos_interpolation (`str`, defaults to `"hub"`):
+        How DINOv2's position table is resized to the image's patch grid: `hub` as the fork's
+        torch.hub DINOv2 (bicubic, scale factor `(grid + 0.1) / table_side`), `transformers` as
+        `Dinov2Model` (bicubic to size `grid`). They differ below 518 px (~1 % at 224 px).
     dino_normalization (`str`, defaults to `"clip"`):
         `clip`: DINOv2 sees the CLIP-normalised tensor, as in the fork; `imagenet`: it is
         re-normalised with ImageNet statistics first.
@@ -78,6 +82,7 @@ class MofConfig(PreTrainedConfig):
     dino_feature: Literal["last_hidden_before_norm", "last_hidden_state"] = (
         "last_hidden_before_norm"
     )
+    dino_pos_interpolation: Literal["hub", "transformers"] = "hub"
     dino_normalization: Literal["clip", "imagenet"] = "clip"
     image_mean: list[float] | tuple[float, ...] = OPENAI_CLIP_MEAN
     image_std: list[float] | tuple[float, ...] = OPENAI_CLIP_STD
@@ -119,9 +124,16 @@ class MofConfig(PreTrainedConfig):
 
     def validate_mof(self):
         """Run by @strict after init: towers first, the other checks rely on them."""
+        self._check_choices()
         self._check_towers()
         self._check_resolution()
         self._check_mixing()
+
+    def _check_choices(self):
+        """String options (@strict does not check ``Literal`` values)."""
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
     def _check_towers(self):
         for name, config, needed in (
@@ -190,6 +202,14 @@ class MofConfig(PreTrainedConfig):
                 )
         if len(self.image_mean) != 3 or len(self.image_std) != 3:
             raise ValueError("image_mean and image_std need one value per RGB channel")
+
+
+_CHOICES = {
+    "mixing": MIXINGS,
+    "dino_feature": ("last_hidden_before_norm", "last_hidden_state"),
+    "dino_pos_interpolation": ("hub", "transformers"),
+    "dino_normalization": ("clip", "imagenet"),
+}
 
 
 def _patch(config: PreTrainedConfig) -> int:

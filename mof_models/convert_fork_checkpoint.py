@@ -10,10 +10,16 @@ Fork layout (``LlavaLlamaForCausalLM`` of tsb0601/MMVP's LLaVA): the LM as ``mod
 Tower weights, if present (``model.vision_tower.*``, ``model.dino_tower.*``: torch.hub layout),
 are skipped: the towers are frozen pretrained models and come from ``--clip`` / ``--dino``.
 
+Rotary ``inv_freq`` buffers that the fork's transformers 4.31 saved per layer
+(``model.layers.N.self_attn.rotary_emb.inv_freq``) are dropped: current Llama computes them from
+the config. The model is written in one dtype: ``--dtype``, else the fork config's
+``torch_dtype`` (towers, adapters and LM alike).
+
 Keys are matched by exact prefix. The fork selects adapter weights with ``keyword in key``, and
 ``"mm_projector"`` is a substring of ``"dino_mm_projector"``: loading a stage-1 file that holds
-both adapters silently initialises the CLIP adapter with the DINOv2 adapter's weights. The
-released checkpoint has no DINOv2 adapter at all; pass the file that has it with ``--adapter``.
+both adapters silently initialises the CLIP adapter with the DINOv2 adapter's weights. An I-MoF
+checkpoint must hold both adapters; when its weight files lack ``model.dino_mm_projector.*``,
+pass the file that has them (e.g. stage 1's ``mm_projector.bin``) with ``--adapter``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -33,6 +40,8 @@ _TOWER_PREFIXES = ("model.vision_tower.", "model.dino_tower.")
 _ADAPTER_PREFIXES = {"model.mm_projector.": "clip", "model.dino_mm_projector.": "dino"}
 _LAYER_NAMES = {"0": "linear_1", "2": "linear_2"}  # nn.Sequential(Linear, GELU, Linear)
 _PARAMS = ("weight", "bias")
+# Rotary buffers saved per layer by transformers 4.31 (the fork's pin); recomputed from the config.
+_ROTARY_BUFFER = re.compile(r"model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq")
 # Keys of the fork's config.json that belong to LLaVA, not to the Llama text config.
 _FORK_ONLY_CONFIG_KEYS = (
     "architectures", "model_type", "freeze_mm_mlp_adapter", "image_aspect_ratio",
@@ -58,14 +67,18 @@ def convert_fork_state_dict(fork: Mapping, *, mixing: str = "interleave") -> dic
     """Rename fork keys to ours; tower keys are dropped; unknown keys and missing adapters are
     errors. Values are passed through unchanged (tensors are not copied)."""
     targets = adapter_targets(mixing)
-    converted, skipped = {}, 0
+    converted, skipped, rotary = {}, 0, 0
     for key, value in fork.items():
         if key.startswith(_TOWER_PREFIXES):
             skipped += 1
-            continue
-        converted[_our_key(key, targets)] = value
+        elif _ROTARY_BUFFER.fullmatch(key):
+            rotary += 1
+        else:
+            converted[_our_key(key, targets)] = value
     if skipped:
         logger.info("skipped %d tower weights (towers come from their own checkpoints)", skipped)
+    if rotary:
+        logger.info("dropped %d rotary_emb.inv_freq buffers (recomputed from the config)", rotary)
     _check_adapters(converted, targets)
     return converted
 
@@ -92,8 +105,8 @@ def _check_adapters(converted: dict, targets: dict[str, str]) -> None:
             fork_prefix = next(p for p, s in _ADAPTER_PREFIXES.items() if s == stream)
             raise ForkCheckpointError(
                 f"the checkpoint lacks the {stream} adapter ({fork_prefix}0/2.weight/bias): "
-                f"found {sorted(found) or 'none'}. The released MMVP/MoF_Models has no DINOv2 "
-                "adapter; pass the stage-1 mm_projector.bin that holds it with --adapter"
+                f"found {sorted(found) or 'none'}. Pass a weight file that holds it (e.g. "
+                "stage 1's mm_projector.bin) with --adapter"
             )
 
 
@@ -150,6 +163,7 @@ def convert_fork_checkpoint(
     fork_dir, out_dir = Path(fork_dir), Path(out_dir)
     fork_config = json.loads((fork_dir / "config.json").read_text())
     _check_fork_config(fork_config, clip)
+    dtype = dtype or fork_dtype(fork_config)
     converted = convert_fork_state_dict(
         load_fork_state_dict(fork_dir, adapter_files), mixing=mixing
     )
@@ -162,6 +176,17 @@ def convert_fork_checkpoint(
     os.replace(staging, out_dir)
     logger.info("converted %s -> %s", fork_dir, out_dir)
     return out_dir
+
+
+def fork_dtype(fork_config: dict):
+    """The dtype the fork saved its model in (``torch_dtype``; ``dtype`` in newer configs)."""
+    import torch
+
+    name = fork_config.get("torch_dtype") or fork_config.get("dtype") or "float32"
+    dtype = getattr(torch, str(name).removeprefix("torch."), None)
+    if not isinstance(dtype, torch.dtype):
+        raise ForkCheckpointError(f"config.json: torch_dtype {name!r} is not a torch dtype")
+    return dtype
 
 
 def _check_fork_config(fork_config: dict, clip: str | None) -> None:
@@ -185,7 +210,7 @@ def _build(fork_dir, fork_config, clip, dino, mixing, dtype, converted):
 
     from mof_models.assembly import load_clip_tower, load_image_processor, load_tokenizer
     from mof_models.configuration_mof import MofConfig
-    from mof_models.modeling_mof import MofForConditionalGeneration
+    from mof_models.modeling_mof import MofForConditionalGeneration, dino_tower_for
     from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE, MofProcessor
 
     clip = clip or fork_config["mm_vision_tower"]
@@ -208,7 +233,8 @@ def _build(fork_dir, fork_config, clip, dino, mixing, dtype, converted):
     )
     with torch.device("meta"):  # every weight comes from the fork or the towers
         model = MofForConditionalGeneration(config)
-    model.clip_tower, model.dino_tower = clip_tower, dino_tower
+    model.clip_tower = clip_tower
+    model.dino_tower = dino_tower_for(config, dino_tower) if dino_tower is not None else None
     _load_converted(model, converted, dtype)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     processor = MofProcessor(
@@ -243,9 +269,9 @@ def _load_converted(model, converted: dict, dtype) -> None:
             f"converted weights do not fit the model: missing {sorted(missing)[:5]}, "
             f"unexpected {sorted(unexpected)[:5]}"
         )
-    if dtype is not None:
-        converted = {k: v.to(dtype) for k, v in converted.items()}
+    converted = {k: v.to(dtype) for k, v in converted.items()}
     model.load_state_dict(converted, strict=False, assign=True)
+    model.config.dtype = dtype  # saved as the checkpoint's dtype
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         help="weight file adding what the checkpoint lacks, e.g. stage 1's mm_projector.bin",
     )
     parser.add_argument("--mixing", default="interleave", choices=("interleave", "clip_only"))
-    parser.add_argument("--dtype", default=None, help="float16, bfloat16, float32")
+    parser.add_argument(
+        "--dtype", default=None, help="float16, bfloat16, float32 (default: the fork's)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import torch

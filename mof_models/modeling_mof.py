@@ -6,7 +6,8 @@ Tong et al., "Eyes Wide Shut?" (CVPR 2024), Section 5 and Fig. 8. Shapes, for ``
 * ``pixel_values``: ``(B, 3, image_size, image_size)``, CLIP-normalised (one tensor feeds both
   towers, as in the released fork).
 * CLIP features: ``(B, N, clip_width)`` from layer ``clip_feature_layer``, CLS dropped.
-* DINOv2 features: ``(B, N, dino_width)``, last block before the final norm, CLS dropped.
+* DINOv2 features: ``(B, N, dino_width)``, last block before the final norm, CLS dropped; its
+  position table resized as torch.hub DINOv2 resizes it (``dino_pos_interpolation``).
 * image features: ``(B, num_image_tokens, lm_width)`` with ``num_image_tokens`` = ``2N``
   (interleave), ``N`` (additive, clip_only, dino_only).
 
@@ -16,6 +17,7 @@ expands them); their embeddings are replaced by the image features with ``masked
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +26,7 @@ from transformers import AutoModel, AutoModelForCausalLM, GenerationMixin, PreTr
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
+from transformers.models.dinov2.modeling_dinov2 import Dinov2Embeddings
 
 from mof_models.configuration_mof import IMAGENET_MEAN, IMAGENET_STD, MofConfig
 
@@ -57,6 +60,57 @@ def interleave_features(clip: torch.Tensor, dino: torch.Tensor) -> torch.Tensor:
     return torch.stack((clip, dino), dim=2).flatten(1, 2)
 
 
+HUB_INTERPOLATE_OFFSET = 0.1  # torch.hub DINOv2's ``interpolate_offset``
+
+
+class HubDinov2Embeddings(Dinov2Embeddings):
+    """``Dinov2Embeddings`` resizing the position table as torch.hub DINOv2 does (the fork's tower).
+
+    facebookresearch/dinov2 ``interpolate_pos_encoding``: bicubic, no antialias, in float32, with
+    scale factor ``(g + 0.1) / M`` from the ``M x M`` table to a ``g x g`` grid (so the output
+    has ``g`` rows but samples at ``(i + 0.5) * M / (g + 0.1) - 0.5``). transformers resizes to
+    size ``g``, sampling at ``(i + 0.5) * M / g - 0.5``: features differ by ~1 % at 224 px.
+    Both return the table unchanged when no resize is needed (518 px for the released towers).
+    """
+
+    def interpolate_pos_encoding(
+        self, embeddings: torch.Tensor, height: int, width: int
+    ) -> torch.Tensor:
+        num_positions = self.position_embeddings.shape[1] - 1
+        if embeddings.shape[1] - 1 == num_positions and height == width:
+            return self.position_embeddings
+        side = math.isqrt(num_positions)
+        patch_height, patch_width = self.patch_embeddings.patch_size
+        table = self.position_embeddings.float()
+        grid = table[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)  # (1, dim, M, M)
+        scale = (
+            (height // patch_height + HUB_INTERPOLATE_OFFSET) / side,
+            (width // patch_width + HUB_INTERPOLATE_OFFSET) / side,
+        )
+        grid = nn.functional.interpolate(grid, scale_factor=scale, mode="bicubic", antialias=False)
+        grid = grid.permute(0, 2, 3, 1).flatten(1, 2)  # (1, g * g, dim)
+        return torch.cat((table[:, :1], grid), dim=1).to(embeddings.dtype)
+
+
+_POSITION_EMBEDDINGS = {"hub": HubDinov2Embeddings, "transformers": Dinov2Embeddings}
+
+
+def dino_tower_for(config: MofConfig, tower: nn.Module | None = None) -> nn.Module:
+    """The DINOv2 tower of ``config`` (``tower``, e.g. a pretrained ``Dinov2Model``, or a fresh
+    one) with the position-table resizing ``config.dino_pos_interpolation`` selects.
+
+    The resizing lives in the tower's embeddings module, so every user of the tower (this model,
+    a serving engine reusing it) gets it. The parameters move over as they are (no copy)."""
+    tower = tower if tower is not None else AutoModel.from_config(config.dino_config)
+    wanted = _POSITION_EMBEDDINGS[config.dino_pos_interpolation]
+    if type(tower.embeddings) is not wanted:
+        with torch.device("meta"):
+            embeddings = wanted(tower.config)
+        embeddings.load_state_dict(tower.embeddings.state_dict(keep_vars=True), assign=True)
+        tower.embeddings = embeddings.train(tower.embeddings.training)
+    return tower
+
+
 def _is_prefill(kwargs: dict) -> bool:
     """No cache yet. ``cache`` since transformers 5.24, ``past_key_values`` before."""
     cache: Cache | None = kwargs.get("cache", kwargs.get("past_key_values"))
@@ -86,7 +140,7 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
         lm_width = config.text_config.hidden_size
         act = config.projector_hidden_act
         self.clip_tower = AutoModel.from_config(config.clip_config) if config.uses_clip else None
-        self.dino_tower = AutoModel.from_config(config.dino_config) if config.uses_dino else None
+        self.dino_tower = dino_tower_for(config) if config.uses_dino else None
         self.clip_projector = self.dino_projector = self.mixed_projector = None
         if config.mixing in ("interleave", "clip_only"):
             self.clip_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
@@ -234,4 +288,10 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
         return MofCausalLMOutputWithPast(**outputs, image_hidden_states=image_features)
 
 
-__all__ = ["MofForConditionalGeneration", "MofPreTrainedModel", "MofProjector"]
+__all__ = [
+    "HubDinov2Embeddings",
+    "MofForConditionalGeneration",
+    "MofPreTrainedModel",
+    "MofProjector",
+    "dino_tower_for",
+]

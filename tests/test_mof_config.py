@@ -70,6 +70,9 @@ def test_siglip_tower_has_no_cls_to_drop():
         ({"image_size": 336}, "image_size=336 but the CLIP tower was trained at 224"),
         ({"alpha": 1.5}, r"alpha must be in \[0, 1\]"),
         ({"clip_feature_layer": -30}, "outside the CLIP tower's 25 hidden states"),
+        ({"dino_pos_interpolation": "nearest"}, r"dino_pos_interpolation must be one of \('hub'"),
+        ({"dino_normalization": "none"}, r"dino_normalization must be one of \('clip'"),
+        ({"dino_feature": "cls"}, r"dino_feature must be one of"),
     ],
 )
 def test_invalid_configs_say_why(kwargs, message):
@@ -88,8 +91,10 @@ def test_towers_must_match_the_mixing():
 
 
 def test_config_json_round_trip(tmp_path):
+    assert config().dino_pos_interpolation == "hub"  # the fork's torch.hub DINOv2
     cfg = config("additive", alpha=0.25, dino_normalization="imagenet")
+    cfg.dino_pos_interpolation = "transformers"
     cfg.save_pretrained(tmp_path)
     loaded = MofConfig.from_pretrained(tmp_path)
-    assert loaded.to_dict() == cfg.to_dict()
+    assert loaded.to_dict() == cfg.to_dict() and loaded.dino_pos_interpolation == "transformers"
     assert isinstance(loaded.dino_config, Dinov2Config) and loaded.num_image_tokens == 256

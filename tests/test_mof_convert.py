@@ -18,8 +18,9 @@ from tests.support.mof import (
 )
 
 
-def fork_layout(model) -> dict:
-    """The tiny model's weights renamed as the fork's LlavaLlamaForCausalLM saves them."""
+def fork_layout(model, *, rotary_buffers: bool = False) -> dict:
+    """The tiny model's weights renamed as the fork's LlavaLlamaForCausalLM saves them;
+    ``rotary_buffers``: with the per-layer ``inv_freq`` buffers transformers 4.31 saved."""
     fork = {}
     for key, value in model.state_dict().items():
         if key.startswith("language_model."):
@@ -36,6 +37,9 @@ def fork_layout(model) -> dict:
                     f"{ours}.{layer}.{param}"
                 ]
     fork["model.dino_tower.vision_tower.blocks.0.attn.qkv.weight"] = torch.zeros(3, 3)  # torch.hub
+    if rotary_buffers:
+        for layer in range(model.config.text_config.num_hidden_layers):
+            fork[f"model.layers.{layer}.self_attn.rotary_emb.inv_freq"] = torch.ones(32)
     return fork
 
 
@@ -74,6 +78,20 @@ def test_missing_dino_adapter_and_unknown_keys_are_errors(tiny_mof_models):
     assert "clip_projector.linear_2.bias" in convert_fork_state_dict(clip_only, mixing="clip_only")
 
 
+def test_rotary_buffers_of_transformers_4_31_are_dropped(tiny_mof_models, caplog):
+    model, _ = tiny_mof_models["interleave"]
+    with caplog.at_level("INFO", logger="mof_models.convert_fork_checkpoint"):
+        converted = convert_fork_state_dict(fork_layout(model, rotary_buffers=True))
+    assert converted.keys() == convert_fork_state_dict(fork_layout(model)).keys()
+    assert "dropped 2 rotary_emb.inv_freq buffers" in caplog.text
+    # only those: any other rotary key is still an error when it meets the model
+    other = {**fork_layout(model), "model.layers.0.self_attn.rotary_emb.cos_cached": torch.ones(1)}
+    assert "language_model.model.layers.0.self_attn.rotary_emb.cos_cached" in (
+        convert_fork_state_dict(other)
+    )
+    assert not any("inv_freq" in k for k in converted)
+
+
 def test_grow_vocab_adds_mean_rows_for_new_tokens():
     from transformers import LlamaConfig
 
@@ -90,18 +108,21 @@ def test_grow_vocab_adds_mean_rows_for_new_tokens():
     assert text.vocab_size == 6
 
 
-def test_full_fork_directory_converts_to_a_loadable_checkpoint(tiny_mof_models, tmp_path):
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    model, processor = tiny_mof_models["interleave"]
+def write_fork_dir(model, processor, tmp_path, dtype=torch.float32):
+    """``(fork dir, DINOv2 dir, stage-1 adapter file)`` laid out as the fork saves them: weights
+    in ``dtype`` with per-layer rotary buffers (transformers 4.31), the release without the
+    DINOv2 adapter; CLIP and DINOv2 towers saved in float32 beside it."""
     clip_dir, dino_dir, fork_dir = tmp_path / "clip", tmp_path / "dino", tmp_path / "fork"
     model.clip_tower.save_pretrained(clip_dir)
     processor.image_processor.save_pretrained(clip_dir)
     model.dino_tower.save_pretrained(dino_dir)
     fork_dir.mkdir()
     processor.tokenizer.save_pretrained(fork_dir)
+    text_config = model.config.text_config.to_dict()
+    text_config.pop("dtype", None)
     fork_config = {
-        **model.config.text_config.to_dict(),
+        **text_config,
+        "torch_dtype": str(dtype).removeprefix("torch."),  # as transformers 4.31 writes it
         "model_type": "llava",  # the fork's LlavaConfig(LlamaConfig)
         "architectures": ["LlavaLlamaForCausalLM"],
         "mm_vision_tower": str(clip_dir),
@@ -113,7 +134,7 @@ def test_full_fork_directory_converts_to_a_loadable_checkpoint(tiny_mof_models, 
         "tune_mm_mlp_adapter": False,
     }
     (fork_dir / "config.json").write_text(json.dumps(fork_config))
-    fork = fork_layout(model)
+    fork = {k: v.to(dtype) for k, v in fork_layout(model, rotary_buffers=True).items()}
     adapters = {k: v for k, v in fork.items() if "mm_projector" in k}  # stage 1's file: both
     main = {k: v for k, v in fork.items() if "dino_mm_projector" not in k}  # as released
     main["model.mm_projector.0.weight"] = main["model.mm_projector.0.weight"] + 0  # stage-2 copy
@@ -122,14 +143,21 @@ def test_full_fork_directory_converts_to_a_loadable_checkpoint(tiny_mof_models, 
         adapters["model.mm_projector.0.weight"]
     )
     torch.save(adapters, tmp_path / "mm_projector.bin")
+    return fork_dir, dino_dir, tmp_path / "mm_projector.bin"
 
+
+def test_full_fork_directory_converts_to_a_loadable_checkpoint(tiny_mof_models, tmp_path):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model, processor = tiny_mof_models["interleave"]
+    fork_dir, dino_dir, adapter_file = write_fork_dir(model, processor, tmp_path)
     with pytest.raises(ForkCheckpointError, match="lacks the dino adapter"):
         convert_fork_checkpoint(fork_dir, tmp_path / "out", dino=str(dino_dir))
     out = convert_fork_checkpoint(
         fork_dir,
         tmp_path / "out",
         dino=str(dino_dir),
-        adapter_files=[tmp_path / "mm_projector.bin"],
+        adapter_files=[adapter_file],
     )
     converted = AutoModelForImageTextToText.from_pretrained(out).eval()
     converted_processor = AutoProcessor.from_pretrained(out)
@@ -140,3 +168,26 @@ def test_full_fork_directory_converts_to_a_loadable_checkpoint(tiny_mof_models, 
     inputs = chat_inputs(converted_processor, ["Is it up?"])
     with torch.no_grad():
         assert torch.equal(model(**inputs).logits, converted(**inputs).logits)
+
+
+def test_conversion_keeps_the_forks_dtype_everywhere(tiny_mof_models, tmp_path):
+    """Fork weights in float16, towers saved in float32: one dtype in the output, the fork's."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig
+
+    model, processor = tiny_mof_models["interleave"]
+    fork_dir, dino_dir, adapter_file = write_fork_dir(model, processor, tmp_path, torch.float16)
+    out = convert_fork_checkpoint(
+        fork_dir, tmp_path / "out", dino=str(dino_dir), adapter_files=[adapter_file]
+    )
+    saved = load_file(out / "model.safetensors")
+    assert {v.dtype for v in saved.values()} == {torch.float16}
+    assert any(k.startswith("dino_tower.") for k in saved) and any(
+        "clip_tower." in k for k in saved
+    )
+    assert AutoConfig.from_pretrained(out).dtype == torch.float16
+    explicit = convert_fork_checkpoint(
+        fork_dir, tmp_path / "bf16", dino=str(dino_dir), adapter_files=[adapter_file],
+        dtype=torch.bfloat16,
+    )  # fmt: skip
+    assert {v.dtype for v in load_file(explicit / "model.safetensors").values()} == {torch.bfloat16}

@@ -237,3 +237,72 @@ def test_siglip_tower_keeps_every_token():
     hidden = model.clip_tower(pv, output_hidden_states=True).hidden_states
     assert torch.equal(model.clip_features(pv), hidden[-2])  # SigLIP has no CLS token
     assert model.get_image_features(pv).shape == (2, 16, 128) == (2, config.num_image_tokens, 128)
+
+
+# ----------------------------------------------------------------------------- DINOv2 positions
+
+
+def _dinov2(image_size: int, patch_size: int = 14):
+    """A random 2-layer DINOv2 whose position table is ``(image_size / patch) ** 2`` long."""
+    from transformers import Dinov2Config, Dinov2Model
+
+    config = Dinov2Config(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2,
+        image_size=image_size, patch_size=patch_size,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    return Dinov2Model(config).eval()
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("size", [224, 336, 518])
+def test_dino_position_table_is_resized_as_torch_hub_does(size):
+    """Released towers: 518 px, a 37x37 table. The fork's torch.hub tower resizes it with scale
+    factor (g + 0.1) / 37, transformers' to size g: different below 518 px, equal at 518."""
+    from mof_models.modeling_mof import HubDinov2Embeddings
+    from tests.support.dinov2_hub import hub_position_table
+
+    tower = _dinov2(518)
+    hub = HubDinov2Embeddings(tower.config)
+    hub.load_state_dict(tower.embeddings.state_dict())
+    tokens = torch.zeros(1, 1 + (size // 14) ** 2, 32)
+    ours = hub.interpolate_pos_encoding(tokens, size, size)
+    reference = hub_position_table(tower.embeddings.position_embeddings, size, size, 14)
+    assert torch.equal(ours, reference)
+    plain = tower.embeddings.interpolate_pos_encoding(tokens, size, size)
+    assert torch.equal(ours, plain) == (size == 518)
+    # the whole embedding step too: patches + CLS + the hub table
+    pixel_values = torch.randn(2, 3, size, size)
+    patches = tower.embeddings.patch_embeddings(pixel_values)
+    cls = tower.embeddings.cls_token.expand(2, -1, -1)
+    expected = torch.cat((cls, patches), dim=1) + reference
+    assert torch.equal(hub(pixel_values), expected)
+
+
+@torch.no_grad()
+def test_mof_dino_tower_uses_the_hub_resizing_unless_configured(tiny_mof_models, tmp_path):
+    """Default ``dino_pos_interpolation="hub"``: kept through save/load and applied to a
+    pretrained tower handed in (assembly, fork conversion), whose parameters move over as is."""
+    from transformers import AutoModelForImageTextToText
+    from transformers.models.dinov2.modeling_dinov2 import Dinov2Embeddings
+
+    from mof_models.modeling_mof import HubDinov2Embeddings, dino_tower_for
+    from mof_models.tiny import tiny_mof_config
+
+    config = tiny_mof_config("dino_only")
+    config.dino_config.image_size = 64  # an 8x8 table for the 4x4 grid of 32 px images
+    assert config.dino_pos_interpolation == "hub"
+    pretrained = _dinov2(64, patch_size=8)
+    params = dict(pretrained.named_parameters())
+    tower = dino_tower_for(config, pretrained)
+    assert type(tower.embeddings) is HubDinov2Embeddings
+    assert all(p is params[n] for n, p in tower.named_parameters())
+
+    config.dino_pos_interpolation = "transformers"
+    assert type(dino_tower_for(config, tower).embeddings) is Dinov2Embeddings
+
+    model, _ = tiny_mof_models["interleave"]
+    assert type(model.dino_tower.embeddings) is HubDinov2Embeddings
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForImageTextToText.from_pretrained(tmp_path)
+    assert type(loaded.dino_tower.embeddings) is HubDinov2Embeddings
