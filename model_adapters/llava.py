@@ -4,12 +4,16 @@
         --tasks mmvp --batch_size 8
 
 Batched generation with left padding and the checkpoint's own chat template (``chat_template=``
-overrides it). Unlike lmms-eval's ``llava_hf`` it needs no ``decord`` and batches on CPU too.
+overrides it). The rendered prompt gets the tokenizer's special tokens only when the template
+wrote no BOS (``mof_models.processing_mof.needs_special_tokens``, as transformers' processors
+decide), so Llama tokenizers never give two BOS; MoF training tokenizes the same way. Unlike
+lmms-eval's ``llava_hf`` it needs no ``decord`` and batches on CPU too.
 """
 
 from __future__ import annotations
 
 from model_adapters.hf_generation import HFGenerativeAdapter
+from mof_models.processing_mof import needs_special_tokens
 
 
 class LlavaAdapter(HFGenerativeAdapter):
@@ -51,7 +55,13 @@ class LlavaAdapter(HFGenerativeAdapter):
             for c in conversations
         ]
         flat_images = [img for imgs in images for img in imgs] or None
-        return self.processor(images=flat_images, text=texts, padding=True, return_tensors="pt")
+        return self.processor(
+            images=flat_images,
+            text=texts,
+            padding=True,
+            add_special_tokens=needs_special_tokens(self.processor.tokenizer, texts[0]),
+            return_tensors="pt",
+        )
 
     def _loglikelihood_inputs(self, contexts, continuations, images):
         """The chat prompt with the images and ``context``, the continuation as the assistant's
@@ -82,6 +92,11 @@ class LlavaAdapter(HFGenerativeAdapter):
         ]
         flat_images = [img for imgs in images for img in imgs] or None
         inputs = self.processor(
-            images=flat_images, text=texts, padding=True, padding_side="right", return_tensors="pt"
+            images=flat_images,
+            text=texts,
+            padding=True,
+            padding_side="right",
+            add_special_tokens=needs_special_tokens(self.processor.tokenizer, texts[0]),
+            return_tensors="pt",
         )
         return inputs, lengths

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mof_models.processing_mof import needs_special_tokens
+
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100  # label of tokens that are not learned (transformers' loss ignores them)
@@ -167,15 +169,24 @@ def _check_image_file(conversation: Conversation, folder: Path | None) -> None:
 class ConversationEncoder:
     """Messages -> ``input_ids`` and ``labels`` with ``<image>`` expanded to the image tokens.
 
-    ``chat``: the processor's chat template renders the conversation; the assistant spans are
-    found by rendering each prefix (the template must render a prefix of the conversation as a
-    prefix of the text, which Vicuna/LLaVA templates do) and tokenized as separate segments.
+    The rendered conversation is tokenized once, as a whole, with special tokens only when the
+    template wrote no BOS (:func:`~mof_models.processing_mof.needs_special_tokens`), exactly as
+    inference tokenizes it; segment by segment would differ for SentencePiece-style tokenizers,
+    whose pieces start with ``▁`` where a segment starts. A token is learned when its first
+    character lies in an assistant span (character offsets: the tokenizer must be a fast one).
+    ``chat``: the spans are found by rendering each prefix of the conversation (the template
+    must render it as a prefix of the text, which Vicuna/LLaVA templates do).
     """
 
     def __init__(self, processor, *, conversation_format: str, max_length: int) -> None:
         if conversation_format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {conversation_format!r}")
         self.tokenizer = processor.tokenizer
+        if not self.tokenizer.is_fast:
+            raise ValueError(
+                f"training needs a fast tokenizer (character offsets), got "
+                f"{type(self.tokenizer).__name__}"
+            )
         self.chat_template = processor.chat_template
         self.image_token_id = processor.image_token_id
         self.num_image_tokens = processor.num_image_tokens
@@ -184,38 +195,41 @@ class ConversationEncoder:
 
     def encode(self, conversation: Conversation) -> tuple[list[int], list[int]]:
         if self.format == "plain":
-            segments = self._plain_segments(conversation)
+            text, spans = self._plain_text(conversation)
         else:
-            segments = self._chat_segments(conversation)
-        input_ids: list[int] = []
-        labels: list[int] = []
-        for text, learned in segments:
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-            input_ids += ids
-            labels += ids if learned else [IGNORE_INDEX] * len(ids)
+            text, spans = self._chat_text(conversation)
+        encoded = self.tokenizer(
+            text,
+            add_special_tokens=needs_special_tokens(self.tokenizer, text),
+            return_offsets_mapping=True,
+        )
+        input_ids = encoded["input_ids"]
+        labels = [
+            token if any(start <= first < end for start, end in spans) else IGNORE_INDEX
+            for token, (first, _) in zip(input_ids, encoded["offset_mapping"])
+        ]
         input_ids, labels = self._expand_image(input_ids, labels)
         return self._truncate(conversation.where, input_ids, labels)
 
-    def _plain_segments(self, conversation: Conversation) -> list[tuple[str, bool]]:
+    def _plain_text(self, conversation: Conversation) -> tuple[str, list[tuple[int, int]]]:
         """LLaVA's stage-1 ``plain`` template: ``<s><image>{caption}\\n``, caption learned."""
         if conversation.image is None or len(conversation.messages) != 2:
             raise DataError(f"{conversation.where}: 'plain' format needs one image and 2 turns")
-        caption = conversation.messages[1]["content"]
-        return [(f"{self.tokenizer.bos_token or ''}{IMAGE_TOKEN}", False), (f"{caption}\n", True)]
+        prompt = f"{self.tokenizer.bos_token or ''}{IMAGE_TOKEN}"
+        text = f"{prompt}{conversation.messages[1]['content']}\n"
+        return text, [(len(prompt), len(text))]
 
-    def _chat_segments(self, conversation: Conversation) -> list[tuple[str, bool]]:
+    def _chat_text(self, conversation: Conversation) -> tuple[str, list[tuple[int, int]]]:
+        """The rendered conversation and the character spans of its assistant turns."""
         messages = list(conversation.messages)
         full = self._render(messages, generation_prompt=False)
-        segments, done = [], 0
+        spans = []
         for k, message in enumerate(messages):
-            if message["role"] != "assistant":
-                continue
-            start = len(self._checked_prefix(full, messages[:k], True, conversation.where))
-            end = len(self._checked_prefix(full, messages[: k + 1], False, conversation.where))
-            segments += [(full[done:start], False), (full[start:end], True)]
-            done = end
-        segments.append((full[done:], False))
-        return [(text, learned) for text, learned in segments if text]
+            if message["role"] == "assistant":
+                start = len(self._checked_prefix(full, messages[:k], True, conversation.where))
+                end = len(self._checked_prefix(full, messages[: k + 1], False, conversation.where))
+                spans.append((start, end))
+        return full, spans
 
     def _checked_prefix(self, full: str, messages: list, generation_prompt: bool, where: str):
         prefix = self._render(messages, generation_prompt=generation_prompt)

@@ -14,7 +14,8 @@ from transformers.processing_utils import MultiModalData
 IMAGE_TOKEN = "<image>"
 # Vicuna-style template of the llava-1.5 checkpoints (LLaVA's conv_vicuna_v1 turns). BOS comes
 # from the template itself so that chat endpoints (which add none) and transformers see the same
-# tokens; callers therefore tokenize the rendered text with add_special_tokens=False.
+# tokens; callers therefore tokenize the rendered text without special tokens
+# (needs_special_tokens says so).
 LLAVA_CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}"
     "{% if message['role'] == 'user' %}USER: "
@@ -27,6 +28,18 @@ LLAVA_CHAT_TEMPLATE = (
     "{% endif %}{% endfor %}{% endif %}{{ eos_token }}{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
+
+
+def needs_special_tokens(tokenizer, rendered: str) -> bool:
+    """Whether rendered chat text is tokenized with ``add_special_tokens=True``: only when the
+    template wrote no BOS (the rule of transformers' processor ``apply_chat_template``).
+
+    Llama/Vicuna tokenizers add BOS themselves: on top of a template that writes
+    ``{{ bos_token }}`` (this module's) that would make two; llava-hf's templates write none and
+    rely on the tokenizer. Training and inference both follow this rule, so they see one BOS.
+    """
+    bos = tokenizer.bos_token
+    return not (bos and rendered.startswith(bos))
 
 
 class MofProcessor(ProcessorMixin):
@@ -70,4 +83,4 @@ class MofProcessor(ProcessorMixin):
         )
 
 
-__all__ = ["MofProcessor"]
+__all__ = ["MofProcessor", "needs_special_tokens"]

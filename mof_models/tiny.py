@@ -16,7 +16,7 @@ from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE
 
 _MARKER = "tiny_mof_checkpoint.json"
 PATCH = 8
-_CORPUS = (
+TOKENIZER_CORPUS = (  # the tiny tokenizers' training text
     "USER: ASSISTANT: Answer with the option's letter from the given choices directly. "
     "A. B. (a) (b) (1) (2) Yes No Left Right Open Closed Red Blue One More than one The answer is "
     "Is the arrow pointing up or down? Which side is the circle on? What colour is the square? "
@@ -40,7 +40,7 @@ def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True
         special_tokens=["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    bpe.train_from_iterator([_CORPUS] * 4, trainer)
+    bpe.train_from_iterator([TOKENIZER_CORPUS] * 4, trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         bos_token="<s>",
@@ -104,13 +104,16 @@ def tiny_mof_processor(config, tokenizer=None):
     )
 
 
-def build_tiny_mof(mixing: str = "interleave", *, seed: int = 0, image_size: int = 32, **kw):
-    """``(model, processor)``: a random tiny MoF model (eval mode) and its processor."""
+def build_tiny_mof(
+    mixing: str = "interleave", *, seed: int = 0, image_size: int = 32, tokenizer=None, **kw
+):
+    """``(model, processor)``: a random tiny MoF model (eval mode) and its processor;
+    ``tokenizer`` defaults to :func:`build_tokenizer`'s."""
     import torch
 
     from mof_models.modeling_mof import MofForConditionalGeneration
 
-    tokenizer = build_tokenizer()
+    tokenizer = tokenizer or build_tokenizer()
     config = tiny_mof_config(mixing, image_size=image_size, tokenizer=tokenizer, **kw)
     torch.manual_seed(seed)
     model = MofForConditionalGeneration(config).eval()

@@ -32,17 +32,39 @@ def synthetic_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_llava(tmp_path_factory) -> Path:
-    from tests.support.tiny_models import build_tiny_llava
-
-    return build_tiny_llava(tmp_path_factory.mktemp("tiny_llava"))
+def tiny_llava(tiny_checkpoint) -> Path:
+    return tiny_checkpoint("llava", "byte_level")
 
 
 @pytest.fixture(scope="session")
-def tiny_instructblip(tmp_path_factory) -> Path:
-    from tests.support.tiny_models import build_tiny_instructblip
+def tiny_instructblip(tiny_checkpoint) -> Path:
+    return tiny_checkpoint("instructblip", "byte_level")
 
-    return build_tiny_instructblip(tmp_path_factory.mktemp("tiny_instructblip"))
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """``tiny_checkpoint(kind, tokenizer)``: a saved tiny ``llava``, ``instructblip`` or ``mof``
+    checkpoint with a tokenizer of tests.support.tiny_tokenizers, built once per session."""
+    from tests.support.tiny_models import (
+        build_tiny_instructblip,
+        build_tiny_llava,
+        build_tiny_mof_checkpoint,
+    )
+
+    builders = {
+        "llava": build_tiny_llava,
+        "instructblip": build_tiny_instructblip,
+        "mof": build_tiny_mof_checkpoint,
+    }
+    built = {}
+
+    def get(kind: str, tokenizer: str) -> Path:
+        if (kind, tokenizer) not in built:
+            out_dir = tmp_path_factory.mktemp(f"tiny_{kind}_{tokenizer}")
+            built[kind, tokenizer] = builders[kind](out_dir, tokenizer=tokenizer)
+        return built[kind, tokenizer]
+
+    return get
 
 
 @pytest.fixture(scope="session")

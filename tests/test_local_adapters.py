@@ -10,11 +10,11 @@ from PIL import Image
 
 from model_adapters.instructblip import InstructBlipAdapter
 from model_adapters.llava import LlavaAdapter
+from tests.support.tiny_tokenizers import TOKENIZERS
 
-ADAPTERS = {
-    "llava": (LlavaAdapter, "tiny_llava"),
-    "instructblip": (InstructBlipAdapter, "tiny_instructblip"),
-}
+ADAPTERS = {"llava": LlavaAdapter, "instructblip": InstructBlipAdapter}
+# every adapter with every kind of tokenizer (byte-level; Llama-like Metaspace that adds BOS)
+CASES = [(name, tokenizer) for name in sorted(ADAPTERS) for tokenizer in sorted(TOKENIZERS)]
 
 PROMPTS = [
     "Is the arrow pointing up or down?\nA. Up\nB. Down",
@@ -39,11 +39,14 @@ def _requests(gen_kwargs=None):
     return requests, {"task": {"test": docs}}
 
 
-@pytest.fixture(scope="module", params=sorted(ADAPTERS))
-def adapter(request):
-    cls, checkpoint_fixture = ADAPTERS[request.param]
-    checkpoint = request.getfixturevalue(checkpoint_fixture)
-    return cls(pretrained=str(checkpoint), device="cpu", dtype="float32", batch_size=1)
+def load(tiny_checkpoint, name, tokenizer, **kwargs):
+    checkpoint = tiny_checkpoint(name, tokenizer)
+    return ADAPTERS[name](pretrained=str(checkpoint), device="cpu", **kwargs)
+
+
+@pytest.fixture(scope="module", params=CASES, ids="-".join)
+def adapter(request, tiny_checkpoint):
+    return load(tiny_checkpoint, *request.param, dtype="float32", batch_size=1)
 
 
 def _run(adapter, batch_size, gen_kwargs=None):
@@ -70,6 +73,43 @@ def test_results_come_back_in_request_order(adapter):
     assert backward == list(reversed(forward))
 
 
+def real_tokens(inputs, row: int) -> list[int]:
+    return inputs["input_ids"][row][inputs["attention_mask"][row].bool()].tolist()
+
+
+def test_prompts_carry_the_bos_exactly_once(adapter):
+    """LLaVA: the template's BOS only, first. InstructBLIP (no template): the tokenizer's own
+    special tokens once, after the query tokens, as its processor places them."""
+    tokenizer = adapter.processor.tokenizer
+    bos = tokenizer.bos_token_id
+    pictures = [[Image.new("RGB", (40, 30), (i * 40, 90, 30))] for i in range(2)]
+    generation = adapter._inputs(PROMPTS[:2], pictures)  # left-padded
+    scoring, lengths = adapter._loglikelihood_inputs(PROMPTS[:2], ["Up", "Left"], pictures)
+    for inputs in (generation, scoring):
+        for row in range(2):
+            ids = real_tokens(inputs, row)
+            if isinstance(adapter, LlavaAdapter):
+                assert ids[0] == bos and ids.count(bos) == 1, tokenizer.decode(ids)
+            else:
+                query = adapter.model.config.num_query_tokens
+                added = tokenizer("x")["input_ids"].count(bos)  # what the tokenizer adds
+                assert ids[query : query + added] == [bos] * added and ids.count(bos) == added
+    last = real_tokens(scoring, 1)[-lengths[1] :]
+    assert tokenizer.decode(last).strip() == "Left"
+
+
+def test_a_template_without_bos_gets_the_tokenizers(tiny_checkpoint):
+    """llava-hf's templates write no BOS and rely on the (Llama) tokenizer to add it."""
+    from mof_models.processing_mof import LLAVA_CHAT_TEMPLATE
+
+    template = LLAVA_CHAT_TEMPLATE.removeprefix("{{ bos_token }}")
+    adapter = load(tiny_checkpoint, "llava", "metaspace", chat_template=template)
+    bos = adapter.processor.tokenizer.bos_token_id
+    inputs = adapter._inputs(PROMPTS[:1], [[Image.new("RGB", (40, 30))]])
+    ids = real_tokens(inputs, 0)
+    assert ids[0] == bos and ids.count(bos) == 1
+
+
 def test_stop_strings_cut_the_output(adapter):
     full = _run(adapter, 2, {"max_new_tokens": 8, "temperature": 0})
     text = next(t for t in full if len(t) > 2)
@@ -79,10 +119,8 @@ def test_stop_strings_cut_the_output(adapter):
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTERS))
-def test_dtype_and_device_are_honoured(name, request):
-    cls, checkpoint_fixture = ADAPTERS[name]
-    checkpoint = request.getfixturevalue(checkpoint_fixture)
-    adapter = cls(pretrained=str(checkpoint), device="cpu", dtype="bfloat16")
+def test_dtype_and_device_are_honoured(name, tiny_checkpoint):
+    adapter = load(tiny_checkpoint, name, "byte_level", dtype="bfloat16")
     assert adapter.model.dtype == torch.bfloat16
     assert adapter.device == torch.device("cpu")
     assert all(len(t) >= 0 for t in _run(adapter, 2))
@@ -102,11 +140,7 @@ def _loglikelihood_requests(statements):
     return requests, {"task": {"test": docs}}
 
 
-@pytest.mark.parametrize("name", sorted(ADAPTERS))
-def test_loglikelihood_is_the_statement_log_probability(name, request):
-    cls, checkpoint_fixture = ADAPTERS[name]
-    checkpoint = request.getfixturevalue(checkpoint_fixture)
-    adapter = cls(pretrained=str(checkpoint), device="cpu", dtype="float32", batch_size=1)
+def test_loglikelihood_is_the_statement_log_probability(adapter):
     statements = ["a photo of an arrow pointing up", "a photo of a red square", "a photo of text"]
     requests, adapter.task_dict = _loglikelihood_requests(statements)
     single = adapter.loglikelihood(requests)

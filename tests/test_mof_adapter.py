@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from model_adapters.mof_llava import MofLlavaAdapter
+from mof_models.data import IGNORE_INDEX, ConversationEncoder, parse_record
 from tests.support.mof import (
     images,
 )
+from tests.support.tiny_tokenizers import TOKENIZERS
 
 PROMPTS = [
     "Is the arrow pointing up or down?\nA. Up\nB. Down",
@@ -54,6 +56,34 @@ def test_prompt_goes_through_the_chat_template_with_all_image_tokens(adapter):
     text = adapter.processor.tokenizer.decode(inputs["input_ids"][0])
     assert text.startswith("<s>USER: <image>") and text.endswith("Is it up? ASSISTANT:")
     assert (inputs["input_ids"] == adapter.model.config.image_token_id).sum() == 32
+
+
+@pytest.mark.parametrize("tokenizer", sorted(TOKENIZERS))
+def test_inference_ids_are_the_training_ids_with_one_bos(tiny_checkpoint, tokenizer):
+    """Prompt (generation) and prompt + answer (log-likelihood scoring) are exactly the tokens
+    training sees for that conversation; only the answer and its end-of-turn are learned."""
+    checkpoint = tiny_checkpoint("mof", tokenizer)
+    adapter = MofLlavaAdapter(pretrained=str(checkpoint), device="cpu", dtype="float32")
+    question, answer = PROMPTS[0], "B. Down"
+    record = {
+        "image": "a.jpg",
+        "conversations": [
+            {"from": "human", "value": f"<image>\n{question}"},
+            {"from": "gpt", "value": answer},
+        ],
+    }
+    encoder = ConversationEncoder(adapter.processor, conversation_format="chat", max_length=512)
+    train_ids, labels = encoder.encode(parse_record(record, 0))
+    prompt = adapter._inputs([question], [images(1)])["input_ids"][0].tolist()
+    bos = adapter.processor.tokenizer.bos_token_id
+    assert prompt[0] == bos and prompt.count(bos) == 1
+    assert train_ids[: len(prompt)] == prompt
+    assert labels[: len(prompt)] == [IGNORE_INDEX] * len(prompt)
+    scored, lengths = adapter._loglikelihood_inputs([question], [answer], [images(1)])
+    eos = adapter.processor.tokenizer.eos_token_id
+    assert train_ids == scored["input_ids"][0].tolist() + [eos]
+    assert labels[-lengths[0] - 1 :] == train_ids[-lengths[0] - 1 :]
+    assert labels[: -lengths[0] - 1] == [IGNORE_INDEX] * (len(labels) - lengths[0] - 1)
 
 
 def test_dtype_is_honoured(tiny_mof_dir):

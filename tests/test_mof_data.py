@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -20,11 +21,16 @@ from mof_models.data import (
 from tests.support.mof import (
     images,
 )
+from tests.support.tiny_tokenizers import TOKENIZERS, build_named_tokenizer
 
 
-@pytest.fixture(scope="module")
-def processor(tiny_mof_models):
-    return tiny_mof_models["interleave"][1]
+@pytest.fixture(scope="module", params=sorted(TOKENIZERS))
+def processor(request):
+    """A tiny I-MoF processor with each kind of tokenizer (byte-level; Llama-like Metaspace)."""
+    from mof_models.tiny import tiny_mof_config, tiny_mof_processor
+
+    tokenizer = build_named_tokenizer(request.param)
+    return tiny_mof_processor(tiny_mof_config("interleave", tokenizer=tokenizer), tokenizer)
 
 
 def record(*turns, image="a.jpg", **extra):
@@ -79,38 +85,86 @@ def test_load_records_json_and_jsonl(tmp_path):
         load_records(tmp_path / "bad.json")
 
 
-def learned_text(processor, ids, labels):
-    kept = [i for i, label in zip(ids, labels) if label != IGNORE_INDEX]
-    assert kept == [label for label in labels if label != IGNORE_INDEX]  # labels are the ids
-    return processor.tokenizer.decode(kept)
+def learned_runs(processor, ids, labels) -> list[str]:
+    """The decoded runs of consecutive learned tokens (labels must equal the ids there)."""
+    runs, run = [], []
+    for token, label in zip([*ids, None], [*labels, IGNORE_INDEX]):
+        if label != IGNORE_INDEX:
+            assert label == token
+            run.append(token)
+        elif run:
+            runs.append(processor.tokenizer.decode(run).strip())
+            run = []
+    return runs
+
+
+def chat(*turns, image=None) -> list[dict]:
+    """Processor-style messages; the first user turn shows ``image``."""
+    messages = []
+    for i, text in enumerate(turns):
+        content = [{"type": "text", "text": text}]
+        if i == 0 and image is not None:
+            content.insert(0, {"type": "image", "image": image})
+        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": content})
+    return messages
+
+
+def reference_ids(processor, messages, generation_prompt=False) -> list[int]:
+    """transformers' own path: render the template and tokenize it with the images."""
+    out = processor.apply_chat_template(
+        messages, add_generation_prompt=generation_prompt, tokenize=True, return_dict=True
+    )
+    return list(out["input_ids"][0])
+
+
+def test_training_ids_are_the_inference_ids_with_one_bos(processor):
+    encoder = ConversationEncoder(processor, conversation_format="chat", max_length=512)
+    conv = parse_record(record("What colour?\n<image>", "Red", "And now?", "Blue Left"), 0)
+    ids, labels = encoder.encode(conv)
+    bos = processor.tokenizer.bos_token_id
+    assert ids[0] == bos and ids.count(bos) == 1
+    assert ids.count(processor.image_token_id) == 32  # one <image> -> num_image_tokens
+    image = images(1)[0]
+    turns = ("What colour?", "Red", "And now?", "Blue Left")
+    assert ids == reference_ids(processor, chat(*turns, image=image))
+    # the first prompt is exactly what inference feeds, and nothing of it is learned
+    prompt = reference_ids(processor, chat(turns[0], image=image), generation_prompt=True)
+    assert ids[: len(prompt)] == prompt
+    assert set(labels[: len(prompt)]) == {IGNORE_INDEX}
+
+
+def test_a_template_without_bos_gets_the_tokenizers_own(processor):
+    """llava-hf's templates write no BOS: the tokenizer adds its special tokens then, in
+    training as in transformers' processors (Llama: one BOS; byte-level: none)."""
+    from mof_models.processing_mof import LLAVA_CHAT_TEMPLATE
+
+    without_bos = copy.copy(processor)
+    without_bos.chat_template = LLAVA_CHAT_TEMPLATE.removeprefix("{{ bos_token }}")
+    encoder = ConversationEncoder(without_bos, conversation_format="chat", max_length=512)
+    ids, labels = encoder.encode(parse_record(record("<image>\nUp?", "No", "Sure?", "Yes"), 0))
+    assert ids == reference_ids(without_bos, chat("Up?", "No", "Sure?", "Yes", image=images(1)[0]))
+    adds_bos = without_bos.tokenizer("x")["input_ids"][0] == processor.tokenizer.bos_token_id
+    assert ids.count(processor.tokenizer.bos_token_id) == int(adds_bos)
+    assert learned_runs(without_bos, ids, labels) == ["No</s>", "Yes</s>"]
 
 
 def test_only_assistant_tokens_are_learned(processor):
     encoder = ConversationEncoder(processor, conversation_format="chat", max_length=512)
     conv = parse_record(record("What colour?\n<image>", "Red", "And now?", "Blue Left"), 0)
     ids, labels = encoder.encode(conv)
-    assert learned_text(processor, ids, labels) == " Red</s> Blue Left</s>"
-    assert ids.count(processor.image_token_id) == 32  # one <image> -> num_image_tokens
-    # the prompt is exactly what inference feeds: the chat template with <image> first
-    first_prompt = processor.apply_chat_template(
-        [
-            {
-                "role": "user",
-                "content": [{"type": "image"}, {"type": "text", "text": "What colour?"}],
-            }
-        ],
-        add_generation_prompt=True,
-        tokenize=False,
-    )
-    prompt_ids = processor(images=images(1), text=first_prompt)["input_ids"][0]
-    assert ids[: len(prompt_ids)] == list(prompt_ids)
+    assert learned_runs(processor, ids, labels) == ["Red</s>", "Blue Left</s>"]
+    text_only = parse_record(record("Is it up?", "Up, surely", image=None), 0)
+    ids, labels = encoder.encode(text_only)
+    assert ids == reference_ids(processor, chat("Is it up?", "Up, surely"))
+    assert learned_runs(processor, ids, labels) == ["Up, surely</s>"]
 
 
 def test_plain_format_learns_the_caption(processor):
     encoder = ConversationEncoder(processor, conversation_format="plain", max_length=512)
     ids, labels = encoder.encode(parse_record(record("<image>\nDescribe.", "A red square."), 0))
-    assert learned_text(processor, ids, labels) == "A red square.\n"
+    assert learned_runs(processor, ids, labels) == ["A red square."]
     assert ids[0] == processor.tokenizer.bos_token_id and ids[1] == processor.image_token_id
+    assert ids.count(processor.tokenizer.bos_token_id) == 1
 
 
 def test_truncation_never_cuts_the_image(processor):

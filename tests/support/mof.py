@@ -8,6 +8,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from mof_models.processing_mof import needs_special_tokens
+
 MIXINGS = ("interleave", "additive", "clip_only", "dino_only")
 REPO = Path(__file__).resolve().parents[2]
 TINY_DEBUG = REPO / "mof_models" / "configs" / "tiny_debug.yaml"
@@ -30,7 +32,13 @@ def chat_inputs(processor, prompts: list[str], n_images: int | None = None):
         for p in prompts
     ]
     pics = images(n_images if n_images is not None else len(prompts))
-    return processor(images=pics, text=texts, padding=True, return_tensors="pt")
+    return processor(
+        images=pics,
+        text=texts,
+        padding=True,
+        add_special_tokens=needs_special_tokens(processor.tokenizer, texts[0]),
+        return_tensors="pt",
+    )
 
 
 def tiny_train_overrides(tmp: Path, data_dir: Path, **extra) -> dict:

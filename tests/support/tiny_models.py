@@ -11,15 +11,18 @@ import json
 from pathlib import Path
 
 from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE
-from mof_models.tiny import build_tokenizer
+from tests.support.tiny_tokenizers import build_named_tokenizer
 
 _MARKER = "tiny_checkpoint.json"
 
 
-def build_tiny_llava(out_dir: str | Path, *, seed: int = 0, image_size: int = 32) -> Path:
-    """Save a random ``LlavaForConditionalGeneration`` + processor to ``out_dir`` (or reuse it)."""
+def build_tiny_llava(
+    out_dir: str | Path, *, seed: int = 0, image_size: int = 32, tokenizer: str = "byte_level"
+) -> Path:
+    """Save a random ``LlavaForConditionalGeneration`` + processor to ``out_dir`` (or reuse it);
+    ``tokenizer`` names one of :data:`tests.support.tiny_tokenizers.TOKENIZERS`."""
     out_dir = Path(out_dir)
-    settings = {"kind": "llava", "seed": seed, "image_size": image_size}
+    settings = {"kind": "llava", "seed": seed, "image_size": image_size, "tokenizer": tokenizer}
     if _is_complete(out_dir, settings):
         return out_dir
 
@@ -33,7 +36,7 @@ def build_tiny_llava(out_dir: str | Path, *, seed: int = 0, image_size: int = 32
     )
 
     torch.manual_seed(seed)
-    tokenizer = build_tokenizer()
+    tokenizer = build_named_tokenizer(tokenizer)
     patch = 8
     vision = CLIPVisionConfig(
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -89,10 +92,17 @@ def _is_complete(out_dir: Path, settings: dict) -> bool:
     return marker.is_file() and json.loads(marker.read_text()) == settings
 
 
-def build_tiny_instructblip(out_dir: str | Path, *, seed: int = 0, image_size: int = 32) -> Path:
+def build_tiny_instructblip(
+    out_dir: str | Path, *, seed: int = 0, image_size: int = 32, tokenizer: str = "byte_level"
+) -> Path:
     """Save a random ``InstructBlipForConditionalGeneration`` + processor (or reuse it)."""
     out_dir = Path(out_dir)
-    settings = {"kind": "instructblip", "seed": seed, "image_size": image_size}
+    settings = {
+        "kind": "instructblip",
+        "seed": seed,
+        "image_size": image_size,
+        "tokenizer": tokenizer,
+    }
     if _is_complete(out_dir, settings):
         return out_dir
 
@@ -107,8 +117,8 @@ def build_tiny_instructblip(out_dir: str | Path, *, seed: int = 0, image_size: i
     )
 
     torch.manual_seed(seed)
-    tokenizer = build_tokenizer(image_token_attribute=False)
-    qformer_tokenizer = build_tokenizer(image_token_attribute=False)
+    tokenizer = build_named_tokenizer(tokenizer, image_token_attribute=False)
+    qformer_tokenizer = build_named_tokenizer("byte_level", image_token_attribute=False)
     num_query_tokens = 4
     processor = InstructBlipProcessor(
         image_processor=BlipImageProcessor(size={"height": image_size, "width": image_size}),
@@ -135,4 +145,16 @@ def build_tiny_instructblip(out_dir: str | Path, *, seed: int = 0, image_size: i
     )
     model = InstructBlipForConditionalGeneration(config).eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return _save(out_dir, model, processor, settings)
+
+
+def build_tiny_mof_checkpoint(out_dir: str | Path, *, tokenizer: str = "byte_level") -> Path:
+    """Save a random tiny I-MoF + processor with the named tokenizer (or reuse it)."""
+    from mof_models.tiny import build_tiny_mof
+
+    out_dir = Path(out_dir)
+    settings = {"kind": "mof", "tokenizer": tokenizer}
+    if _is_complete(out_dir, settings):
+        return out_dir
+    model, processor = build_tiny_mof("interleave", tokenizer=build_named_tokenizer(tokenizer))
     return _save(out_dir, model, processor, settings)
