@@ -68,7 +68,7 @@ def timed_runs(model, image_processor, tokenizer, data_dir, batch_size: int):
             logits = batched_logits(encoder, block_docs, batch_size)
         records += [vlm_scoring.make_record(d, s) for d, s in zip(block_docs, logits)]
         with _clock(seconds["original"]):
-            chosen |= original_choices(model, image_processor, tokenizer, data_dir, block_rows)
+            chosen |= original_choices(model, tokenizer, data_dir, block_rows)
         print(f"  block {block + 1}/9: {_fmt(seconds)}", flush=True)
     scores = {
         "batched": vlm_scoring.pattern_scores(records),

@@ -3,6 +3,8 @@ on ``loglikelihood`` tasks such as ``mmvp_vlm``.
 
     lmms-eval --model mmvp_clip --model_args pretrained=openai/clip-vit-large-patch14 \
         --tasks mmvp_vlm --batch_size 32
+    lmms-eval --model mmvp_clip \
+        --model_args pretrained=openai/clip-vit-large-patch14,preprocess=processor ...
     lmms-eval --model mmvp_clip --model_args pretrained=google/siglip-so400m-patch14-384 ...
     lmms-eval --model mmvp_open_clip --model_args model_name=ViT-H-14-quickgelu,pretrained=dfn5b ...
     lmms-eval --model mmvp_open_clip \
@@ -11,6 +13,11 @@ on ``loglikelihood`` tasks such as ``mmvp_vlm``.
 ``mmvp_clip`` loads any transformers dual encoder through ``AutoModel`` (the class follows the
 config's ``model_type``: ``CLIPModel``, ``SiglipModel``, ...) with ``get_image_features``,
 ``get_text_features`` and ``logit_scale`` (and ``logit_bias`` for sigmoid models).
+CLIP checkpoints see images as OpenAI's ``clip`` package prepares them, pixel for pixel (what the
+paper's evaluate_vlm.py used): ``preprocess=processor`` uses the checkpoint's own image
+processor instead, which places the center crop one pixel off on some non-square images (it
+truncates the crop offset; OpenAI's transform rounds it). Other model types always use their own
+processor (``preprocess=auto``, the default, picks).
 ``mmvp_open_clip`` loads open_clip models by architecture name and pretrained tag or file
 (``open_clip.list_pretrained()``), or ``hf-hub:org/repo`` / ``local-dir:/path`` names.
 
@@ -27,6 +34,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import numpy as np
 import torch
 from lmms_eval.api.model import lmms
 from loguru import logger
@@ -45,6 +53,10 @@ _TEXT_INPUTS = {
     "siglip2": ("max_length", False),
 }
 _DEFAULT_TEXT_INPUTS = ("max_length", True)
+# OpenAI clip's _transform normalisation (clip/clip.py)
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+PREPROCESSING = ("auto", "openai", "processor")
 _OPEN_CLIP_PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
@@ -110,13 +122,82 @@ def _normalised(embeds: torch.Tensor) -> torch.Tensor:
     return embeds / embeds.norm(p=2, dim=-1, keepdim=True)
 
 
+# ----------------------------------------------------------------------------- preprocessing
+
+
+class OpenAIClipPreprocess:
+    """OpenAI ``clip``'s image transform for ``n_px`` inputs, pixel for pixel, with PIL and torch.
+
+    ``clip.load``'s ``preprocess`` is torchvision's ``Resize(n_px, BICUBIC)``, ``CenterCrop(n_px)``,
+    RGB conversion, ``ToTensor``, ``Normalize`` on a PIL image: the short side is resized to
+    ``n_px`` with PIL bicubic (long side ``int(n_px * long / short)``), the crop offset is
+    ``int(round((side - n_px) / 2.0))`` (Python's round: halves go to even), values ``/ 255`` in
+    float32, then ``(x - mean) / std``. Called like a transformers image processor.
+    """
+
+    def __init__(self, n_px: int) -> None:
+        self.n_px = n_px
+        self._mean = torch.tensor(OPENAI_CLIP_MEAN).view(3, 1, 1)
+        self._std = torch.tensor(OPENAI_CLIP_STD).view(3, 1, 1)
+
+    def __call__(self, images, return_tensors: str = "pt") -> dict:
+        return {"pixel_values": torch.stack([self.pixel_values(image) for image in images])}
+
+    def pixel_values(self, image) -> torch.Tensor:
+        """``(3, n_px, n_px)`` float32 for one PIL image."""
+        image = _center_crop(_resize_short_side(image, self.n_px), self.n_px).convert("RGB")
+        pixels = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+        return (pixels.float().div(255) - self._mean) / self._std
+
+
+def _resize_short_side(image, size: int):
+    from PIL import Image
+
+    width, height = image.size
+    short, long = min(width, height), max(width, height)
+    new_long = int(size * long / short)
+    new_size = (size, new_long) if width <= height else (new_long, size)
+    if new_size == image.size:
+        return image
+    return image.resize(new_size, Image.Resampling.BICUBIC)
+
+
+def _center_crop(image, size: int):
+    width, height = image.size
+    top, left = int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+    return image.crop((left, top, left + size, top + size))
+
+
+def image_preprocessor(model, image_processor, preprocess: str = "auto"):
+    """What turns PIL images into ``pixel_values`` for ``model``: OpenAI's transform for CLIP
+    (``auto`` or ``openai``) or the checkpoint's processor (``processor``; other model types)."""
+    if preprocess not in PREPROCESSING:
+        raise ValueError(f"preprocess must be one of {PREPROCESSING}, got {preprocess!r}")
+    is_clip = model.config.model_type == "clip"
+    if preprocess == "openai" and not is_clip:
+        raise ValueError(
+            f"preprocess=openai is OpenAI CLIP's transform; {model.config.model_type} models use "
+            "their own processor (preprocess=processor or auto)"
+        )
+    if preprocess == "processor" or not is_clip:
+        return image_processor
+    mean = tuple(getattr(image_processor, "image_mean", None) or OPENAI_CLIP_MEAN)
+    if mean != OPENAI_CLIP_MEAN:
+        logger.warning(
+            f"mmvp_clip: the checkpoint's processor normalises with mean {mean}, OpenAI's "
+            "transform with CLIP's own; use preprocess=processor if that is intended"
+        )
+    return OpenAIClipPreprocess(model.config.vision_config.image_size)
+
+
 # ----------------------------------------------------------------------------- backends
 
 
 class TransformersEncoder:
-    """A transformers dual encoder (``CLIPModel``, ``SiglipModel``, ...) with its processors."""
+    """A transformers dual encoder (``CLIPModel``, ``SiglipModel``, ...) with its processors;
+    ``preprocess`` picks the image transform (:func:`image_preprocessor`)."""
 
-    def __init__(self, model, image_processor, tokenizer) -> None:
+    def __init__(self, model, image_processor, tokenizer, preprocess: str = "auto") -> None:
         missing = [
             name
             for name in ("get_image_features", "get_text_features", "logit_scale")
@@ -128,7 +209,8 @@ class TransformersEncoder:
                 f"{', '.join(missing)}); mmvp_clip needs a CLIP-style model such as CLIPModel "
                 "or SiglipModel"
             )
-        self.model, self.image_processor, self.tokenizer = model.eval(), image_processor, tokenizer
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.image_processor = image_preprocessor(model, image_processor, preprocess)
         self.device = model.device
         with torch.no_grad():
             self.logit_scale = model.logit_scale.detach().float().exp().cpu()
@@ -142,7 +224,9 @@ class TransformersEncoder:
         )
 
     @classmethod
-    def from_pretrained(cls, pretrained: str, *, device, dtype, **kwargs) -> TransformersEncoder:
+    def from_pretrained(
+        cls, pretrained: str, *, device, dtype, preprocess: str = "auto", **kwargs
+    ) -> TransformersEncoder:
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
         model = AutoModel.from_pretrained(pretrained, dtype=dtype, **kwargs).to(device)
@@ -150,6 +234,7 @@ class TransformersEncoder:
             model,
             AutoImageProcessor.from_pretrained(pretrained, **kwargs),
             AutoTokenizer.from_pretrained(pretrained, **kwargs),
+            preprocess,
         )
 
     def encode_images(self, images: Sequence) -> torch.Tensor:
@@ -276,17 +361,22 @@ class ClipAdapter(ImageTextEncoderAdapter):
         dtype: str = "auto",
         batch_size: int | str = 1,
         trust_remote_code: bool = False,
+        preprocess: str = "auto",  # auto | openai (CLIP only) | processor
     ) -> None:
         torch_device = resolve_device(device)
         encoder = TransformersEncoder.from_pretrained(
             pretrained,
             device=torch_device,
             dtype=resolve_dtype(dtype, torch_device),
+            preprocess=preprocess,
             revision=revision,
             trust_remote_code=trust_remote_code,
         )
         super().__init__(encoder, f"mmvp_clip ({pretrained})", batch_size)
-        logger.info(f"mmvp_clip: {pretrained} on {torch_device}, dtype {encoder.model.dtype}")
+        logger.info(
+            f"mmvp_clip: {pretrained} on {torch_device}, dtype {encoder.model.dtype}, images "
+            f"by {type(encoder.image_processor).__name__}"
+        )
 
 
 class OpenClipAdapter(ImageTextEncoderAdapter):

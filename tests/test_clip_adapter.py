@@ -1,9 +1,10 @@
 """The mmvp_clip / mmvp_open_clip adapters on tiny random encoders built from configs.
 
 The scoring path is checked against a straightforward re-implementation of the original per-pair
-loop (``original_pair_loop`` in tests/support/ref.py; benchmarks/bench_vlm_scoring.py
-times the two): identical per-pattern numbers and per-statement choices on the synthetic set,
-ties included.
+loop (``original_pair_loop`` in tests/support/vlm_reference.py, with OpenAI clip's transform
+built from torchvision; benchmarks/bench_vlm_scoring.py times the two): identical per-pattern
+numbers and per-statement choices on the synthetic set, ties included, and on a non-square copy
+whose sizes hit the crop-rounding case.
 """
 
 from __future__ import annotations
@@ -207,9 +208,10 @@ def test_each_distinct_image_and_text_is_encoded_once(clip_adapter, documents):
 
 
 def test_batched_scoring_equals_the_original_pair_loop(tiny_clip_parts, synthetic_data):
+    model, _, tokenizer = tiny_clip_parts
     data_dir = synthetic_data.mmvp_vlm_dir
     batched, records = ref.batched_pattern_scores(*tiny_clip_parts, data_dir, batch_size=32)
-    original, chosen = ref.original_pair_loop(*tiny_clip_parts, data_dir, TINY_TEXT_LENGTH)
+    original, chosen = ref.original_pair_loop(model, tokenizer, data_dir, TINY_TEXT_LENGTH)
     assert batched == original
     assert _choices(records) == chosen
     assert 0 < sum(batched.values()) < 900  # a random model: some pairs right, not all
@@ -217,6 +219,7 @@ def test_batched_scoring_equals_the_original_pair_loop(tiny_clip_parts, syntheti
 
 def test_ties_pick_image_2_in_both_implementations(tiny_clip_parts, synthetic_data, tmp_path):
     """Pairs whose two images are identical: every statement ties (P = 0.5) and picks image 2."""
+    model, _, tokenizer = tiny_clip_parts
     data_dir = Path(shutil.copytree(synthetic_data.mmvp_vlm_dir, tmp_path / "mmvp_vlm"))
     tied = [p for p in PATTERNS if p.code in ("ca", "tx")]
     for k, pattern in enumerate(PATTERNS):
@@ -225,12 +228,89 @@ def test_ties_pick_image_2_in_both_implementations(tiny_clip_parts, synthetic_da
             for odd in range(30 * k + 1, 30 * k + 30, 2):
                 shutil.copy(folder / f"{odd}.jpg", folder / f"{odd + 1}.jpg")
     batched, records = ref.batched_pattern_scores(*tiny_clip_parts, data_dir, batch_size=32)
-    original, chosen = ref.original_pair_loop(*tiny_clip_parts, data_dir, TINY_TEXT_LENGTH)
+    original, chosen = ref.original_pair_loop(model, tokenizer, data_dir, TINY_TEXT_LENGTH)
     assert batched == original
     assert _choices(records) == chosen
     tied_ids = {r["question_id"] for r in records if r["pattern"] in {p.code for p in tied}}
     assert len(tied_ids) == 60 and all(chosen[i] == 2 for i in tied_ids)
     assert all(batched[p.code] == 0.0 for p in tied)
+
+
+# Non-square sizes whose resized long side L gives (L - 32) % 4 == 3 for 32 px models: OpenAI's
+# crop offset rounds (L - 32) / 2 up, a truncating one does not (78x64 -> 39x32, 64x86 -> 32x43).
+ROUNDING_SIZES = ((78, 64), (64, 86), (142, 128), (100, 50))
+
+
+@pytest.fixture(scope="module")
+def non_square_vlm_dir(synthetic_data, tmp_path_factory) -> Path:
+    """The synthetic MMVP-VLM set with every image stretched to one of ``ROUNDING_SIZES``."""
+    out = tmp_path_factory.mktemp("non_square") / "mmvp_vlm"
+    data_dir = Path(shutil.copytree(synthetic_data.mmvp_vlm_dir, out))
+    paths = sorted((data_dir / "MLLM_VLM Images").rglob("*.jpg"))
+    for n, path in enumerate(paths):
+        size = ROUNDING_SIZES[n % len(ROUNDING_SIZES)]
+        Image.open(path).convert("RGB").resize(size, Image.Resampling.BILINEAR).save(path)
+    return data_dir
+
+
+@pytest.mark.parametrize("size", [*ROUNDING_SIZES, (32, 32), (64, 64), (33, 90), (47, 31)])
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA"])
+def test_openai_preprocessing_is_clips_transform_pixel_for_pixel(size, mode):
+    """Against torchvision's Compose as OpenAI clip builds it; the transformers processor
+    truncates the crop offset and moves the crop one pixel on the rounding sizes."""
+    from transformers import CLIPImageProcessor
+
+    from model_adapters.clip import OpenAIClipPreprocess
+
+    torch.manual_seed(sum(size))
+    array = torch.randint(0, 256, (size[1], size[0], 4), dtype=torch.uint8).numpy()
+    image = Image.fromarray(array, "RGBA").convert(mode)
+    original = ref.openai_clip_transform(32)(image)
+    ours = OpenAIClipPreprocess(32)(images=[image])["pixel_values"][0]
+    assert ours.dtype == original.dtype == torch.float32 and torch.equal(ours, original)
+    if size in ROUNDING_SIZES and mode == "RGB":
+        processor = CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        )
+        theirs = processor(images=[image], return_tensors="pt")["pixel_values"][0]
+        assert not torch.allclose(theirs, original, atol=1e-2)
+
+
+def test_clip_models_default_to_openai_preprocessing(tiny_clip_parts, tiny_siglip_dir):
+    from transformers import AutoImageProcessor, AutoModel
+
+    from model_adapters.clip import OpenAIClipPreprocess
+
+    model, processor, tokenizer = tiny_clip_parts
+    default = TransformersEncoder(model, processor, tokenizer)
+    assert isinstance(default.image_processor, OpenAIClipPreprocess)
+    assert default.image_processor.n_px == 32
+    own = TransformersEncoder(model, processor, tokenizer, preprocess="processor")
+    assert own.image_processor is processor
+    siglip = AutoModel.from_pretrained(tiny_siglip_dir)
+    siglip_processor = AutoImageProcessor.from_pretrained(tiny_siglip_dir)
+    encoder = TransformersEncoder(siglip, siglip_processor, tokenizer)
+    assert encoder.image_processor is siglip_processor  # SigLIP keeps its own
+    with pytest.raises(ValueError, match="preprocess=openai is OpenAI CLIP's transform"):
+        TransformersEncoder(siglip, siglip_processor, tokenizer, preprocess="openai")
+    with pytest.raises(ValueError, match="preprocess must be one of"):
+        TransformersEncoder(model, processor, tokenizer, preprocess="torchvision")
+
+
+def test_non_square_images_score_as_the_original_pair_loop(tiny_clip_parts, non_square_vlm_dir):
+    """Identical choices and per-pattern numbers with OpenAI's transform (the default); the
+    checkpoint's processor would change some choices on these images."""
+    model, processor, tokenizer = tiny_clip_parts
+    data_dir = non_square_vlm_dir
+    batched, records = ref.batched_pattern_scores(*tiny_clip_parts, data_dir, batch_size=32)
+    original, chosen = ref.original_pair_loop(model, tokenizer, data_dir, TINY_TEXT_LENGTH)
+    assert batched == original
+    assert _choices(records) == chosen
+    _, own = ref.batched_pattern_scores(
+        *tiny_clip_parts, data_dir, batch_size=32, preprocess="processor"
+    )
+    flipped = sum(chosen[i] != c for i, c in _choices(own).items())
+    assert flipped > 0  # the processor's crop moves one pixel on every image here
 
 
 def _choices(records) -> dict[int, int]:

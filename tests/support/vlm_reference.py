@@ -2,8 +2,10 @@
 evaluate_vlm.py per-pair loop, used by tests/test_clip_adapter.py and
 benchmarks/bench_vlm_scoring.py.
 
-:func:`original_pair_loop` follows the paper's script: per pair, both images preprocessed, then
-two forward calls (one per statement, padded to 77 tokens), each re-encoding both images.
+:func:`original_pair_loop` follows the paper's script: per pair, both images preprocessed by
+OpenAI clip's transform (:func:`openai_clip_transform`, built with torchvision as ``clip.load``
+builds it), then two forward calls (one per statement, padded to 77 tokens), each re-encoding
+both images.
 :func:`batched_pattern_scores` is the ``mmvp_clip`` adapter's code path.
 """
 
@@ -79,6 +81,29 @@ def build_clip(*, vit_b16: bool, text_layers: int = 12, seed: int = 0):
     return model, image_processor, tokenizer
 
 
+def openai_clip_transform(n_px: int):
+    """OpenAI clip's ``_transform(n_px)`` (clip/clip.py), the preprocessing of evaluate_vlm.py:
+    torchvision's Resize (bicubic, short side), CenterCrop, RGB, ToTensor, Normalize."""
+    from torchvision.transforms import (
+        CenterCrop,
+        Compose,
+        InterpolationMode,
+        Normalize,
+        Resize,
+        ToTensor,
+    )
+
+    return Compose(
+        [
+            Resize(n_px, interpolation=InterpolationMode.BICUBIC),
+            CenterCrop(n_px),
+            lambda image: image.convert("RGB"),
+            ToTensor(),
+            Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
+        ]
+    )
+
+
 # ----------------------------------------------------------------------------- the two scorers
 
 
@@ -95,13 +120,15 @@ def batched_logits(encoder, documents, batch_size: int) -> list[float]:
     return image_text_logits(encoder, pairs, batch_size)
 
 
-def batched_pattern_scores(model, image_processor, tokenizer, data_dir, batch_size: int):
+def batched_pattern_scores(
+    model, image_processor, tokenizer, data_dir, batch_size: int, preprocess: str = "auto"
+):
     """``(per-pattern scores, records)`` through the adapter's code path and the task's scoring."""
     from mmvp_tasks import vlm_scoring
     from mmvp_tasks.vlm_data import read_statements, scoring_documents
     from model_adapters.clip import TransformersEncoder
 
-    encoder = TransformersEncoder(model, image_processor, tokenizer)
+    encoder = TransformersEncoder(model, image_processor, tokenizer, preprocess)
     documents = scoring_documents(read_statements(data_dir))
     logits = batched_logits(encoder, documents, batch_size)
     records = [vlm_scoring.make_record(d, s) for d, s in zip(documents, logits)]
@@ -113,23 +140,23 @@ def read_rows(data_dir) -> list[list[str]]:
         return list(csv.reader(f))[1:]
 
 
-def original_choices(model, image_processor, tokenizer, data_dir, rows, max_length: int = 77):
+def original_choices(model, tokenizer, data_dir, rows, max_length: int = 77):
     """evaluate_vlm.py's per-pair loop, re-implemented: ``{Question ID: chosen image slot}``.
 
-    Consecutive rows form a pair; both images load from the first row's Type folder; two forward
-    calls per pair, one per statement (padded to ``max_length``, no attention mask), each
-    re-encoding both images; P(image 1) is the softmax of ``logits_per_text``; image 1 iff P > 0.5.
+    Consecutive rows form a pair; both images load from the first row's Type folder and go
+    through OpenAI clip's transform at the model's input size; two forward calls per pair, one
+    per statement (padded to ``max_length``, no attention mask), each re-encoding both images;
+    P(image 1) is the softmax of ``logits_per_text``; image 1 iff P > 0.5.
     """
     import torch
     from PIL import Image
 
+    preprocess = openai_clip_transform(model.config.vision_config.image_size)
     chosen: dict[int, int] = {}
     for first, second in zip(rows[0::2], rows[1::2]):
         folder = Path(data_dir) / IMAGES_DIR / first[1]
         images = [Image.open(folder / f"{row[0]}.jpg") for row in (first, second)]
-        pixel_values = torch.cat(
-            [image_processor(images=image, return_tensors="pt")["pixel_values"] for image in images]
-        )
+        pixel_values = torch.stack([preprocess(image) for image in images])
         for row in (first, second):
             input_ids = tokenizer(
                 "a photo of " + row[2],
@@ -154,11 +181,11 @@ def original_tally(rows, chosen: dict[int, int]) -> dict[str, float]:
         truth = [1 if int(row[0]) % 2 else 2 for row in pair]
         correct[number // 15] += [chosen[int(row[0])] for row in pair] == truth
     per_pattern = len(pairs) // len(PATTERNS)
-    return {p.code: 100 * c / per_pattern for p, c in zip(PATTERNS, correct)}
+    return {p.code: (c / per_pattern) * 100 for p, c in zip(PATTERNS, correct)}
 
 
-def original_pair_loop(model, image_processor, tokenizer, data_dir, max_length: int = 77):
+def original_pair_loop(model, tokenizer, data_dir, max_length: int = 77):
     """The whole original evaluation: ``(per-pattern scores, {Question ID: chosen image slot})``."""
     rows = read_rows(data_dir)
-    chosen = original_choices(model, image_processor, tokenizer, data_dir, rows, max_length)
+    chosen = original_choices(model, tokenizer, data_dir, rows, max_length)
     return original_tally(rows, chosen), chosen
