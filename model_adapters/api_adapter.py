@@ -9,7 +9,11 @@ Model args shared by every API adapter:
 (first retry delay, 1; doubles, with jitter, unless the server sends ``Retry-After``),
 ``use_cache`` (true), ``cache_dir`` (``$MMVP_API_CACHE`` or ``~/.cache/lmms-mmvp/api``),
 ``price_in`` / ``price_out`` (USD per million tokens, for the cost estimate; known models have
-defaults in :mod:`model_adapters.pricing`).
+defaults in :mod:`model_adapters.pricing`). lmms-eval's ``--batch_size`` (also ``auto``) is accepted
+and has no effect: requests go out ``concurrency`` at a time.
+
+Multi-process runs (``accelerate launch --num_processes N -m lmms_eval ...`` or ``torchrun
+--nproc_per_node N -m lmms_eval ...``) shard the documents; each process sends its shard.
 """
 
 from __future__ import annotations
@@ -79,6 +83,24 @@ class APIAdapter(lmms):
         self.prices = (price_in, price_out)
         self.totals = {"answered": 0, "cached": 0, "refused": 0, "failed": 0, "in": 0, "out": 0}
         self._totals_lock = threading.Lock()
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            self._join_processes()
+
+    def _join_processes(self) -> None:
+        """Take part in a multi-process run as lmms-eval's own API models do: one accelerator per
+        process, whose device is where lmms-eval gathers its per-process request counts."""
+        from accelerate import Accelerator
+
+        self.accelerator = Accelerator()
+        self._rank = self.accelerator.process_index
+        self._world_size = self.accelerator.num_processes
+
+    @property
+    def device(self):
+        """The device of lmms-eval's cross-process tensors. An API model has no weights, so it is
+        the process group's device (``cuda:<local rank>`` under NCCL), else the CPU."""
+        accelerator = getattr(self, "accelerator", None)  # lmms-eval may attach one itself
+        return accelerator.device if accelerator is not None else "cpu"
 
     # Subclass hooks -------------------------------------------------------------------------
 
