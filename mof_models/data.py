@@ -12,6 +12,10 @@ A record is LLaVA's format (``llava_v1_5_mix665k.json``, ``LLaVA-Pretrain/blip_l
 assistant tokens (``chat`` format: each gpt turn and the end-of-turn token the template appends;
 ``plain`` format, LLaVA's stage-1 ``plain`` template: the caption after the image). Every error
 names the record (index and id) and the field.
+
+Images go to the processor as they are (``image_aspect_ratio: crop``, LLaVA's stage 1: resize and
+center crop) or first padded to a square with the processor's mean colour (``pad``, LLaVA-1.5's
+and the MMVP fork's stage 2, ``--image_aspect_ratio pad``), so the whole picture is seen.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from mof_models.processing_mof import needs_special_tokens
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100  # label of tokens that are not learned (transformers' loss ignores them)
+IMAGE_ASPECT_RATIOS = ("crop", "pad")
 IMAGE_TOKEN = "<image>"  # LLaVA's placeholder in the records (the processor's token may differ)
 ROLES = {"human": "user", "gpt": "assistant"}
 FORMATS = ("chat", "plain")
@@ -277,14 +282,46 @@ class ConversationEncoder:
 # ----------------------------------------------------------------------------- torch side
 
 
+def pad_to_square(image, colour: tuple[int, ...]):
+    """``image`` centred on a square of ``colour`` whose side is its longer side (LLaVA's
+    ``expand2square``: offset ``(long - short) // 2``)."""
+    from PIL import Image
+
+    width, height = image.size
+    if width == height:
+        return image
+    side = max(width, height)
+    square = Image.new(image.mode, (side, side), colour)
+    square.paste(image, ((side - width) // 2, (side - height) // 2))
+    return square
+
+
+def mean_colour(image_processor) -> tuple[int, ...]:
+    """The processor's mean as 0-255 values, truncated as LLaVA does (CLIP: (122, 116, 104))."""
+    return tuple(int(x * 255) for x in image_processor.image_mean)
+
+
 class MofConversationDataset:
     """Map-style dataset of ``{"input_ids", "labels", "pixel_values" or None}`` tensors."""
 
-    def __init__(self, conversations, encoder: ConversationEncoder, image_processor, image_folder):
+    def __init__(
+        self,
+        conversations,
+        encoder: ConversationEncoder,
+        image_processor,
+        image_folder,
+        image_aspect_ratio: str = "crop",
+    ):
+        if image_aspect_ratio not in IMAGE_ASPECT_RATIOS:
+            raise ValueError(
+                f"image_aspect_ratio must be one of {IMAGE_ASPECT_RATIOS}, "
+                f"got {image_aspect_ratio!r}"
+            )
         self.conversations = conversations
         self.encoder = encoder
         self.image_processor = image_processor
         self.image_folder = Path(image_folder) if image_folder is not None else None
+        self.image_aspect_ratio = image_aspect_ratio
 
     def __len__(self) -> int:
         return len(self.conversations)
@@ -297,6 +334,8 @@ class MofConversationDataset:
         pixel_values = None
         if conversation.image is not None:
             image = self._open_image(conversation)
+            if self.image_aspect_ratio == "pad":
+                image = pad_to_square(image, mean_colour(self.image_processor))
             processed = self.image_processor(images=[image], return_tensors="pt")
             pixel_values = processed["pixel_values"][0]  # (3, H, W)
         return {
@@ -346,11 +385,21 @@ class MofDataCollator:
         return batch
 
 
-def build_dataset(records: Sequence, processor, *, image_folder, conversation_format, max_length):
+def build_dataset(
+    records: Sequence,
+    processor,
+    *,
+    image_folder,
+    conversation_format,
+    max_length,
+    image_aspect_ratio: str = "crop",
+):
     """Validate ``records`` and wrap them for the Trainer."""
     conversations = parse_records(records, image_folder)
     encoder = ConversationEncoder(
         processor, conversation_format=conversation_format, max_length=max_length
     )
     logger.info("%d training records (%s format)", len(conversations), conversation_format)
-    return MofConversationDataset(conversations, encoder, processor.image_processor, image_folder)
+    return MofConversationDataset(
+        conversations, encoder, processor.image_processor, image_folder, image_aspect_ratio
+    )

@@ -139,6 +139,7 @@ def load_training_data(settings: DataSettings, processor):
         image_folder=settings.image_folder,
         conversation_format=settings.format,
         max_length=settings.max_length,
+        image_aspect_ratio=settings.image_aspect_ratio,
     )
 
 

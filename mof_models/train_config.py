@@ -53,6 +53,7 @@ class DataSettings:
     hub: dict | None = None
     image_folder: str | None = None
     format: str = "chat"  # "plain": LLaVA's stage-1 caption template
+    image_aspect_ratio: str = "crop"  # "pad": square with the mean colour (LLaVA-1.5 stage 2)
     max_length: int = 2048
 
 
@@ -145,6 +146,10 @@ def _check_config(config: TrainConfig) -> None:
     data_sources = [k for k in ("json", "hub") if getattr(config.data, k) is not None]
     if len(data_sources) != 1:
         raise ConfigError(f"data: give exactly one of json, hub; got {data_sources}")
+    if config.data.image_aspect_ratio not in ("crop", "pad"):
+        raise ConfigError(
+            f"data.image_aspect_ratio must be crop or pad, got {config.data.image_aspect_ratio!r}"
+        )
     if "output_dir" not in config.training:
         raise ConfigError("training: output_dir is required")
     zero3 = deepspeed_stage(config.training) == 3

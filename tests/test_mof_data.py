@@ -255,3 +255,71 @@ def test_hub_dataset_with_embedded_images(processor, tmp_path):
         item["pixel_values"],
         processor.image_processor(images=[images(2)[1]], return_tensors="pt")["pixel_values"][0],
     )
+
+
+# ----------------------------------------------------------------------------- image aspect ratio
+
+
+@pytest.mark.parametrize("size", [(40, 24), (24, 41), (32, 32)])
+def test_pad_to_square_centres_the_image_on_the_mean_colour(size):
+    """LLaVA's expand2square: side = longer side, offset (long - short) // 2, background the
+    processor mean x 255 truncated."""
+    import numpy as np
+    from PIL import Image
+
+    from mof_models.data import mean_colour, pad_to_square
+
+    class Processor:
+        image_mean = (0.48145466, 0.4578275, 0.40821073)
+
+    colour = mean_colour(Processor)
+    assert colour == (122, 116, 104)
+    width, height = size
+    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    side = max(size)
+    expected = np.empty((side, side, 3), dtype=np.uint8)
+    expected[:] = colour
+    top, left = (side - height) // 2, (side - width) // 2
+    expected[top : top + height, left : left + width] = pixels
+    padded = pad_to_square(Image.fromarray(pixels), colour)
+    assert np.array_equal(np.asarray(padded), expected)
+
+
+def test_pad_option_feeds_the_padded_image_to_the_processor(processor, tmp_path):
+    from PIL import Image
+
+    from mof_models.data import mean_colour, pad_to_square
+
+    wide = Image.new("RGB", (64, 32), (250, 10, 10))
+    wide.save(tmp_path / "a.png")
+    record_ = record("<image>\nQ", "A", image="a.png")
+    by_mode = {
+        mode: build_dataset(
+            [record_], processor, image_folder=tmp_path, conversation_format="chat",
+            max_length=256, image_aspect_ratio=mode,
+        )[0]["pixel_values"]
+        for mode in ("crop", "pad")
+    }  # fmt: skip
+    image_processor = processor.image_processor
+    padded = pad_to_square(wide, mean_colour(image_processor))
+    expected = image_processor(images=[padded], return_tensors="pt")["pixel_values"][0]
+    assert torch.equal(by_mode["pad"], expected)
+    assert not torch.allclose(by_mode["pad"], by_mode["crop"])  # crop sees only the red middle
+    with pytest.raises(ValueError, match="image_aspect_ratio must be one of"):
+        build_dataset(
+            [record_], processor, image_folder=tmp_path, conversation_format="chat",
+            max_length=256, image_aspect_ratio="square",
+        )  # fmt: skip
+
+
+def test_paper_stage_2_configs_pad_images_and_stage_1_crops():
+    from mof_models.train_config import PACKAGE_DIR, ConfigError, load_config
+
+    configs = sorted((PACKAGE_DIR / "configs").glob("[!_]*.yaml"))
+    ratios = {p.stem: load_config(p).data.image_aspect_ratio for p in configs}
+    stage2 = {name for name in ratios if "stage2" in name}
+    assert stage2 >= {"imof224_stage2", "imof336_stage2", "imof224_stage2_lora"}
+    assert {ratios[name] for name in stage2} == {"pad"}
+    assert {ratios[name] for name in ratios if "stage1" in name} == {"crop"}
+    with pytest.raises(ConfigError, match="data.image_aspect_ratio must be crop or pad"):
+        load_config(configs[0], {"data.image_aspect_ratio": "square"})
