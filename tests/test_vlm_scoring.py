@@ -119,3 +119,12 @@ def test_rule_matches_a_direct_reading_of_the_original_on_random_scores():
         correct[(pair - 1) // 15] += pred1 == "img1" and pred2 == "img2"
     expected = {p.code: c / 15 * 100 for p, c in zip(PATTERNS, correct)}
     assert vlm_scoring.pattern_scores(_records(pair_scores)) == pytest.approx(expected)
+
+
+def test_per_pattern_values_are_bit_identical_to_evaluate_vlm():
+    """evaluate_vlm.py writes ``(correct / 15) * 100``: 5 of 15 is 33.33333333333333, not
+    ``100 * 5 / 15`` = 33.333333333333336."""
+    pairs = {pair: RIGHT if (pair - 1) % 15 < 5 else WRONG for pair in range(1, 136)}
+    scores = vlm_scoring.pattern_scores(_records(pairs))
+    assert all(repr(scores[p.code]) == "33.33333333333333" for p in PATTERNS)
+    assert scores["od"] != 100 * 5 / 15
