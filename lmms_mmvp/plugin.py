@@ -7,6 +7,9 @@ imported, before any ``TaskManager`` is built, so :func:`lmms_eval_plugin` (our 
 installs the one hook this package needs: ``TaskManager.initialize_tasks`` additionally indexes
 ``mmvp_tasks/tasks`` and lets those tasks take precedence. ``tests/test_registration.py`` fails
 if an lmms-eval upgrade breaks it.
+
+It also refuses lmms-eval's ``--use_cache`` for this package's tasks (:func:`install_cache_guard`):
+that cache would store failed requests as answers, and its key does not see the data directory.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def lmms_eval_plugin():
     from model_adapters.manifests import manifests
 
     install_task_hook()
+    install_cache_guard()
     return manifests()
 
 
@@ -51,6 +55,54 @@ def install_task_hook() -> None:
 
     setattr(initialize_tasks, _HOOK_MARKER, True)
     TaskManager.initialize_tasks = initialize_tasks
+
+
+CACHE_REFUSAL = (
+    "lmms-mmvp: lmms-eval's --use_cache cannot be used with this package's task(s) {tasks}: it "
+    "would store failed requests as answers, and its key does not see the data directory "
+    "(MMVP_DATA_DIR / MMVP_VLM_DATA_DIR / hub revision), so a run on other data could reuse "
+    "answers. Drop --use_cache. API models (mmvp_openai, mmvp_gemini) keep their own resumable "
+    "cache, on by default (model args use_cache=true, cache_dir=DIR; failures are never cached)."
+)
+
+
+class UnsafeCacheError(RuntimeError):
+    """lmms-eval's response cache was asked for on this package's tasks."""
+
+
+def install_cache_guard() -> None:
+    """Make lmms-eval's ``ResponseCache.create`` refuse task sets that include ours. Safe to call
+    twice; other tasks keep the cache."""
+    from lmms_eval.caching.response_cache import ResponseCache
+
+    original = ResponseCache.create.__func__
+    if getattr(original, _HOOK_MARKER, False):
+        return
+
+    @functools.wraps(original)
+    def create(cls, cache_root, **kwargs):
+        if ours := package_tasks(kwargs.get("task_dict") or {}):
+            raise UnsafeCacheError(CACHE_REFUSAL.format(tasks=", ".join(ours)))
+        return original(cls, cache_root, **kwargs)
+
+    setattr(create, _HOOK_MARKER, True)
+    ResponseCache.create = classmethod(create)
+
+
+def package_tasks(task_dict: dict) -> list[str]:
+    """Names of this package's tasks in an lmms-eval task dict (groups are nested dicts)."""
+    names = []
+    for name, task in task_dict.items():
+        if isinstance(task, dict):
+            names += package_tasks(task)
+        elif _scored_here(task):
+            names.append(str(name))
+    return names
+
+
+def _scored_here(task) -> bool:
+    hook = getattr(getattr(task, "config", None), "process_results", None)
+    return getattr(hook, "__module__", "").startswith(f"{mmvp_tasks.__name__}.")
 
 
 def _announce(shadowed: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,3 +60,19 @@ def test_two_process_run_scores_every_pair_and_requests_each_question_once(
     assert scores["mmvp_failed_requests,none"] == 0
     bodies = [json.dumps(body, sort_keys=True) for body in server.requests]
     assert len(bodies) == len(set(bodies)) == 300  # each question (image + text) sent once
+
+
+@pytest.mark.slow
+def test_lmms_eval_use_cache_is_refused_with_one_clear_message(synthetic_data, tmp_path):
+    with FakeAPIServer(lambda path, body: (200, completion("A"), None)) as server:
+        command = api_command(server, tmp_path / "out", tmp_path / "cache", limit=4)
+        command += ["--use_cache", str(tmp_path / "lmms_eval_cache")]
+        completed = subprocess.run(
+            command, env=api_env(synthetic_data.mmvp_dir), capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+    log = completed.stdout + completed.stderr
+    assert "--use_cache cannot be used with this package's task(s) mmvp" in log, log[-3000:]
+    assert "model args use_cache=true, cache_dir=DIR" in log
+    assert not server.requests
+    assert not list((tmp_path / "out").rglob("*_results.json"))

@@ -91,3 +91,18 @@ def test_model_ids_do_not_shadow_builtins():
     builtin |= {alias for m in _build_builtin_manifests() for alias in m.aliases}
     assert not set(MODELS) & builtin
     assert set(MODELS) <= set(MODEL_REGISTRY_V2.list_model_names())
+
+
+def test_lmms_eval_response_cache_is_refused_for_package_tasks(
+    task_manager, real_mmvp_dir, monkeypatch, tmp_path
+):
+    from lmms_eval.caching.response_cache import ResponseCache
+
+    from lmms_mmvp.plugin import UnsafeCacheError
+
+    monkeypatch.setenv("MMVP_DATA_DIR", str(real_mmvp_dir))
+    tasks = task_manager.load_task_or_group(["mmvp_ablation"])
+    with pytest.raises(UnsafeCacheError, match=r"mmvp, mmvp_option_swap.*use_cache=true"):
+        ResponseCache.create(str(tmp_path / "cache"), task_dict=tasks)
+    other = ResponseCache.create(str(tmp_path / "cache"), task_dict={})  # other tasks keep it
+    other.close()
