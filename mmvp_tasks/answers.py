@@ -1,11 +1,24 @@
 """Reading MMVP options and extracting which option a free-form response chose.
 
-Pure functions, no heavy imports. The extractor accepts what a careful human grader accepts:
-the option label in any common form (``B``, ``(b)``, ``b)``, ``Option B``, ``The answer is
-(B).``) or the option's text (``Right``, ``closed``, ``More than one``), case- and
-punctuation-insensitive. It never reads the English article "a" as option A (lmms-eval's
-built-in parser does), and a response that points at both options or at neither is unparseable
-(``None``), which scores as wrong.
+Pure functions, no heavy imports. The extractor reads a response the way a careful human grader
+does, in three steps, and returns ``None`` (scored wrong) whenever it is unsure:
+
+1. **A stated label wins.** A label at the start of a line (``B``, ``(b)``, ``B) Closed``,
+   ``B\n\nExplanation: ...``, ``Answer: B``, ``**B**``, ``\\boxed{B}``, ``B is correct``) or after
+   "answer is" decides, whatever the explanation says. It is void only when its own line also names
+   the other label (options echoed back) or the text right after it is the other option
+   (``B. Open`` for ``(a) Open (b) Closed``).
+2. **Otherwise the option text of the first sentence that commits to one option.** Words are
+   compared whole (``casino open`` is not a negation), singular and plural alike, number words as
+   digits; a negation covers the rest of its clause (``on the soil, not on the floor``), ``than``
+   too (``more thin than round``). A multi-word option may have extra words between its words, or
+   be named by the words that tell it apart (``seen from the side`` for ``Side view``). Yes/no
+   questions read the first word; ``One`` / ``More than one`` reads counts (``three bananas``);
+   options equal once normalised (``Happy Easter`` / ``Happy Easter!``) need an exact match.
+3. **A label in passing** (``... which is option B``) counts only when the text agrees.
+
+The English article "a" is never option A (lmms-eval's built-in parser reads it so), and a
+response that names both options (``either open or closed``, ``A or B``) is unparseable.
 """
 
 from __future__ import annotations
@@ -18,7 +31,6 @@ _NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
 }  # fmt: skip
-_NEGATIONS = ("not", "no", "isn t", "aren t", "doesn t", "don t", "neither", "nor")
 
 
 class OptionsFormatError(ValueError):
@@ -61,60 +73,7 @@ def answer_label(correct_answer: str) -> str:
     return label
 
 
-def _normalise(text: str) -> str:
-    """Lower case, punctuation to spaces, number words to digits, single spaces."""
-    words = re.sub(r"[^\w]+", " ", text.lower().replace("_", " ")).split()
-    return " ".join(_NUMBER_WORDS.get(w, w) for w in words)
-
-
-def _label_mentions(response: str, labels: list[str]) -> set[str]:
-    """Labels the response points at explicitly (``(b)``, ``Option B``, ``B.`` ...)."""
-    alt = "|".join(re.escape(lab) for lab in labels)
-    stripped = response.strip()
-    whole = re.fullmatch(rf"(?i)\(?({alt})\)?[.:)]?", stripped)
-    if whole:
-        return {whole[1].lower()}
-    patterns = [
-        rf"(?i)\(({alt})\)",  # (b)
-        rf"(?i)^({alt})[).:](?:\s|$)",  # "b) ...", "B. Closed", "A: ..."
-        rf"(?i)\b(?:option|choice)\s*:?\s*({alt})\b",  # "Option B", "choice: b"
-        # "The answer is B." / "Answer: b" but not "the answer is a closed box"
-        rf"(?i)\banswer\s*(?:is|would be|:)\s*:?\s*({alt})(?=\s*(?:[.,;:!?]|$))",
-    ]
-    found = {m.lower() for p in patterns for m in re.findall(p, stripped)}
-    # A bare capital label counts only when not followed by a word: "B" or "... is B." but never
-    # the article in "A dog ...". Lower-case bare letters are left to the text matcher.
-    upper = "|".join(re.escape(lab.upper()) for lab in labels if lab.isalpha())
-    if upper:
-        after = r"(?=\s*(?:[.,;:!?)]|$)|\s+(?:or|and)\s)"  # "... is B." / "A or B"
-        found |= {m.lower() for m in re.findall(rf"(?<![\w(])({upper}){after}", stripped)}
-    return found
-
-
-def _text_mentions(response: str, options: tuple[Option, ...]) -> set[str]:
-    """Options whose text occurs in the response as whole words, not inside a longer option's text
-    ("shirt" inside "t-shirt", "one" inside "more than one") and not negated ("not visible")."""
-    norm = f" {_normalise(response)} "
-    texts = {o.label: _normalise(o.text) for o in options}
-    if len(set(texts.values())) < len(texts):
-        return set()  # options identical once normalised ("Happy Easter" / "Happy Easter!")
-    spans: dict[str, list[tuple[int, int]]] = {
-        label: [(m.start(), m.end()) for m in re.finditer(rf"(?<= ){re.escape(t)}(?= )", norm)]
-        for label, t in texts.items()
-    }
-    found = set()
-    for label, own in spans.items():
-        for start, end in own:
-            inside_other = any(
-                s <= start and end <= e and (s, e) != (start, end)
-                for other, their in spans.items()
-                if other != label
-                for s, e in their
-            )
-            negated = norm[:start].rstrip().endswith(_NEGATIONS)
-            if not inside_other and not negated:
-                found.add(label)
-    return found
+# ----------------------------------------------------------------------------- entry point
 
 
 def extract_choice(response: str, options: tuple[Option, ...], *, shown_labels=None) -> str | None:
@@ -123,15 +82,329 @@ def extract_choice(response: str, options: tuple[Option, ...], *, shown_labels=N
     ``shown_labels`` are the labels the prompt displayed, in option order, when they differ from the
     data's (lmms-eval's prompt shows ``A.``/``B.`` for ``(a)``/``(b)``); both forms are accepted.
     """
-    labels = [o.label for o in options]
-    shown = [s.lower() for s in (shown_labels or labels)]
-    to_data = dict(zip(shown, labels)) | {lab: lab for lab in labels}
-    by_label = {to_data[m] for m in _label_mentions(response, sorted(to_data))}
-    by_text = _text_mentions(response, options)
-    if len(by_label) == 1:
-        (label,) = by_label
-        # An explicit label decides unless the text points only elsewhere ("B. Open" for (a) Open).
-        return None if by_text and label not in by_text else label
-    if by_label:
-        return None  # several labels, e.g. the options echoed back
-    return by_text.pop() if len(by_text) == 1 else None
+    labels = _LabelForms(options, shown_labels)
+    text = _strip_markup(response)
+    stated = _stated_labels(text, labels, options)
+    if stated:
+        return _only(stated)
+    by_text = _read_option_text(text, options)
+    passing = _labels_in_passing(text, labels)
+    if passing:
+        # "The wings are open, as option B shows" is a contradiction, not an answer.
+        return _only(passing) if not by_text or by_text == passing else None
+    return _only(by_text)
+
+
+def _only(labels: set[str]) -> str | None:
+    """The one label of a decided reading; ``None`` for both or neither."""
+    return next(iter(labels)) if len(labels) == 1 else None
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+class _LabelForms:
+    """The labels a response may use (the data's and the prompt's), mapped to the data's."""
+
+    def __init__(self, options: tuple[Option, ...], shown_labels=None):
+        data = [o.label for o in options]
+        shown = [s.lower() for s in (shown_labels or data)]
+        self.to_data = dict(zip(shown, data)) | {lab: lab for lab in data}
+        self.alt = "|".join(re.escape(lab) for lab in sorted(self.to_data, key=len, reverse=True))
+        alt = self.alt
+        # "B", "(b)", "[B]"; the label must end there: "B." / "B\n" / "B, the wings" / "B is
+        # correct", never "A butterfly" (the article), "12" or "2.5" (numbers), "A, S, D" (keys).
+        self.token = rf"[(\[]?\s*({alt})\s*[)\]]?"
+        self.end = (
+            r"(?=\s*$|\s*\n|\s*[.:;!)\]](?!\d)|,\s+(?-i:[a-z])|\s+[-–—]\s"
+            r"|\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b|\s+(?:because|since)\b)"
+        )
+        self.capitals = "|".join(re.escape(s.upper()) for s in shown if s.isalpha())
+
+    def data_label(self, written: str) -> str:
+        return self.to_data[written.lower()]
+
+
+def _strip_markup(response: str) -> str:
+    """Markdown and LaTeX around an answer: ``**B**``, ``\\boxed{B}``, ``$B$``, ``# Answer``."""
+    # A boxed label is a stated answer, wherever it stands ("Thus, \\boxed{B}.").
+    text = re.sub(
+        r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{)?([^{}]*)\}?\s*\}", r"answer: \1", response
+    )
+    text = re.sub(r"\*\*|__|`|\$", "", text)
+    return text.strip()
+
+
+def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) -> set[str]:
+    """Labels stated as the answer: at the start of a line (after an optional "Answer:"), or
+    after "answer is". Several, or one contradicted on its own line, mean unparseable."""
+    line_start = (
+        rf"(?im)^[ \t>#*-]*(?:(?:the\s+|my\s+)?(?:final\s+|correct\s+|best\s+)?"
+        rf"(?:answer|option|choice)(?:\s+is|\s+would\s+be)?\s*[:=-]?\s*)?{labels.token}{labels.end}"
+    )
+    after_answer = (
+        rf"(?i)\b(?:answer|option|choice)(?:\s+is|\s+would\s+be|\s*:)\s*:?\s*"
+        rf"{labels.token}{labels.end}"
+    )
+    # "The answer is B." outranks option lines of an explanation ("A. Open: wrong, ...").
+    matches = list(re.finditer(after_answer, text)) or list(re.finditer(line_start, text))
+    stated: set[str] = set()
+    for match in matches:
+        label = labels.data_label(match[1])
+        stated.add(label)
+        stated |= _contradictions(label, _rest_of_line(text, match.end()), labels, options)
+    if len(stated) == 1 and _is_other_options_text(text, stated, options):
+        stated |= {o.label for o in options}  # "1" for "(1) 12 (2) 1": label or option text?
+    return stated
+
+
+def _rest_of_line(text: str, start: int) -> str:
+    end = text.find("\n", start)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def _contradictions(label: str, rest: str, labels: _LabelForms, options) -> set[str]:
+    """Other labels a stated label's own line points at: the options echoed back ("(a) Open (b)
+    Closed", "A or B"), or the other option's text right after the label ("B. Open")."""
+    found = _labels_in_passing(rest, labels) - {label}
+    words = _words(re.sub(r"^[\s.:;,)\]\-–—]+", "", rest))
+    echoed = _echoed_options(words, options)
+    if echoed and label not in echoed:
+        found |= echoed
+    return found
+
+
+def _echoed_options(words: list[str], options) -> set[str]:
+    """Options whose text ``words`` start with, the longest only ("OK/SELECT" is not "OK")."""
+    lengths = {
+        o.label: len(_words(o.text))
+        for o in options
+        if _words(o.text) and words[: len(_words(o.text))] == _words(o.text)
+    }
+    longest = max(lengths.values(), default=0)
+    return {label for label, n in lengths.items() if n == longest}
+
+
+def _is_other_options_text(text: str, stated: set[str], options) -> bool:
+    """The response is one word that is another option's text: "1" for "(1) 12 (2) 1"."""
+    words = _words(text)
+    return len(words) == 1 and any(
+        _words(o.text) == words for o in options if o.label not in stated
+    )
+
+
+def _labels_in_passing(text: str, labels: _LabelForms) -> set[str]:
+    """Labels mentioned anywhere: ``(B)``, ``option B``, a capital ``B.`` after "is"/"choose" or
+    in ``A or B``; not "Option A is incorrect" nor "B, not A". Lower-case bare letters are words,
+    and capitals in a list ("the keys Q, W, A, S") are letters, not labels."""
+    patterns = [
+        (rf"(?i)\(\s*({labels.alt})\s*\)", None),
+        (rf"(?i)\b(?:option|choice)\s+{labels.token}(?!\w)", None),
+    ]
+    if labels.capitals:
+        after = rf"(?:{labels.end}|(?=\s+(?:or|and)\s))"
+        lead = r"(?i)(?:^|\b(?:is|['’]s|be|choose|chose|select|pick|with|say|or|and)\s+)$"
+        patterns.append((rf"(?<![\w(])({labels.capitals}){after}", lead))
+    rejected = r"(?!(?i:\s*(?:is|was)\s+(?:not|incorrect|wrong))\b)"
+    found = set()
+    for pattern, lead in patterns:
+        for match in re.finditer(pattern + rejected, text):
+            before = text[: match.start()]
+            if lead and not re.search(lead, before):
+                continue
+            if not re.search(r"(?i)\b(?:not|than|instead\s+of)\s*$", before):
+                found.add(labels.data_label(match[1]))
+    return found
+
+
+# ----------------------------------------------------------------------------- option text
+
+_ARTICLES = {"a", "an", "the"}
+# Words that carry no choice: left out when an option's words may have others between them.
+_FILLERS = {"is", "are", "be", "of", "to", "it", "its", "there", "that", "this", "on", "in", "at",
+            "by", "from", "with", "some", "all"}  # fmt: skip
+# A negation covers the rest of its clause: "on the soil, not on the floor", "thin rather than
+# round". Whole words only, so "casino open" and "volcano left" are not negations.
+_NEGATORS = {"not", "no", "never", "neither", "nor", "without", "than", "instead", "unlike", "less",
+             "fewer", "cannot"}  # fmt: skip
+_CLAUSE_BREAK = re.compile(
+    r"[,;:()]|\s[-–—]\s|\b(?:but|however|although|though|whereas|while|yet)\b", re.I
+)
+_MAX_GAP = 4  # extra words allowed between two of an option's words ("a wall that stands between")
+
+
+def _read_option_text(text: str, options: tuple[Option, ...]) -> set[str]:
+    """Options the response names by their text, read from its first committing sentence."""
+    texts = [_words(o.text) for o in options]
+    if sorted(map(tuple, texts)) == [("no",), ("yes",)]:
+        return _yes_or_no(text, options)
+    if len(set(map(tuple, texts))) < len(texts):
+        return _exact_text(text, options)
+    for sentence in _sentences(text):
+        found = _sentence_choices(_clauses(sentence), options)
+        if found:
+            return found
+    return set()
+
+
+def _words(text: str) -> list[str]:
+    """Lower-case words without articles, "n't" as "not", number words as digits, plurals
+    singular: "Two bowls of yogurts" and "2 bowl of yogurt" compare equal."""
+    text = re.sub(r"n['’]t\b", " not", text.lower()).replace("cannot", "can not")
+    words = re.findall(r"\d+(?:[.,]\d+)*|[^\W_]+", text)  # "2.5" is not "2"
+    return [_singular(_NUMBER_WORDS.get(w, w)) for w in words if w not in _ARTICLES]
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences and lines, without questions (a restated question names both options)."""
+    parts = re.split(r"(?<=[.!?])\s+|\s*\n\s*", text)
+    return [p for p in parts if p.strip() and not p.rstrip().endswith("?")]
+
+
+def _clauses(sentence: str) -> list[list[str]]:
+    return [_words(c) for c in _CLAUSE_BREAK.split(sentence) if c and c.strip()]
+
+
+def _yes_or_no(text: str, options: tuple[Option, ...]) -> set[str]:
+    """Yes/no questions: the first word ("No, the key is hidden"), or "the answer is no"."""
+    match = re.match(r"[\W_]*(yes|no)\b(?!\s+(?:or|and)\b)", text, re.I) or re.search(
+        r"\banswer\s*(?:is|:)\s*:?\s*[\"']?(yes|no)\b", text, re.I
+    )
+    if not match:
+        return set()
+    return {o.label for o in options if _words(o.text) == [match[1].lower()]}
+
+
+def _exact_text(text: str, options: tuple[Option, ...]) -> set[str]:
+    """Options equal once normalised ("Happy Easter" / "Happy Easter!"): the whole response, or a
+    quoted part of it, must be one option exactly, punctuation included."""
+    unquote = lambda s: s.strip().strip("\"'“”‘’").strip().casefold()  # noqa: E731
+    whole = {o.label for o in options if unquote(text) == unquote(o.text)}
+    if whole:
+        return whole
+    quoted = {unquote(q) for q in re.findall(r"[\"“]([^\"”]+)[\"”]", text)}
+    return {o.label for o in options if unquote(o.text) in quoted}
+
+
+def _sentence_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> set[str]:
+    """Options a sentence names without negation, by the strictest matcher that finds one."""
+    if _is_count_question(options):
+        return _count_choices(clauses, options)
+    words = {o.label: _words(o.text) for o in options}
+    content = {lab: [w for w in ws if w not in _FILLERS] or ws for lab, ws in words.items()}
+    distinct = {
+        lab: [w for w in ws if not any(w in other for o, other in content.items() if o != lab)]
+        for lab, ws in content.items()
+    }
+    shared = {w for ws in content.values() for w in ws} - {
+        w for ws in distinct.values() for w in ws
+    }
+    # Strictest first: the option's words as written, then its content words with others between,
+    # then only the words that tell it apart, in clauses that lack the words options share
+    # ("from the side" is "Side view"; "blue with a light haze" is not "Light blue").
+    matchers = [(words, 0, False, clauses), (content, _MAX_GAP, True, clauses)]
+    if all(distinct.values()) and any(len(ws) > 1 for ws in content.values()):
+        apart = [c for c in clauses if not shared & set(c)]
+        matchers.append((distinct, _MAX_GAP, True, apart))
+    for phrases, gap, loose, where in matchers:
+        spans = [
+            (label, clause, span)
+            for clause in where
+            for label, phrase in phrases.items()
+            for span in _find(phrase, clause, gap, _others_words(distinct, label))
+            if not loose or not _names_other(clause, span, distinct, label)
+        ]
+        if _is_hedge(spans):
+            return {label for label, _, _ in spans}
+        found = _positive(spans)
+        if found:
+            return found
+    return set()
+
+
+def _is_hedge(spans: list[tuple[str, list[str], tuple[int, int]]]) -> bool:
+    """Two options joined by "or" in one clause ("not visible or visible"): no choice."""
+    return any(
+        c1 is c2 and l1 != l2 and e1 <= s2 and "or" in c1[e1:s2]
+        for l1, c1, (_, e1) in spans
+        for l2, c2, (s2, _) in spans
+    )
+
+
+def _others_words(distinct: dict[str, list[str]], label: str) -> set[str]:
+    return {w for other, ws in distinct.items() if other != label for w in ws}
+
+
+def _names_other(clause: list[str], span: tuple[int, int], distinct, label: str) -> bool:
+    """A loose match is void when its clause also has words only another option has
+    ("facing sideways to the ocean" is not "Facing the ocean")."""
+    outside = clause[: span[0]] + clause[span[1] :]
+    return bool(_others_words(distinct, label) & set(outside))
+
+
+def _find(phrase: list[str], clause: list[str], gap: int, barred: set[str]):
+    """Spans ``(start, end)`` of ``phrase``'s words in order in ``clause``, at most ``gap`` words
+    between two of them; the words between may not negate or name another option."""
+    if not phrase:
+        return
+    for start, word in enumerate(clause):
+        if word != phrase[0]:
+            continue
+        at = start
+        for want in phrase[1:]:
+            window = clause[at + 1 : at + 2 + gap]
+            if want not in window:
+                break
+            between = window[: window.index(want)]
+            if set(between) & (_NEGATORS | barred):
+                break
+            at += 1 + window.index(want)
+        else:
+            yield start, at + 1
+
+
+def _positive(spans: list[tuple[str, list[str], tuple[int, int]]]) -> set[str]:
+    """Labels of spans neither inside another option's span ("shirt" in "t shirt", "1" in
+    "more than 1") nor negated by an earlier word of their clause."""
+    found = set()
+    for label, clause, (start, end) in spans:
+        inside = any(
+            c is clause and s <= start and end <= e and (s, e) != (start, end)
+            for other, c, (s, e) in spans
+            if other != label
+        )
+        if not inside and not set(clause[:start]) & _NEGATORS:
+            found.add(label)
+    return found
+
+
+def _is_count_question(options: tuple[Option, ...]) -> bool:
+    return sorted(_words(o.text) for o in options) == [["1"], ["more", "than", "1"]]
+
+
+def _count_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> set[str]:
+    """``(a) One (b) More than one``: "three bananas" is more than one, "only one tree" is one."""
+    one = next(o.label for o in options if _words(o.text) == ["1"])
+    more = next(o.label for o in options if o.label != one)
+    found = set()
+    for clause in clauses:
+        if set(clause) & (_NEGATORS - {"than"}):
+            continue  # "only one apple, not three"
+        joined = " ".join(clause)
+        if re.search(r"\bsingle\b", joined):
+            found.add(one)
+        if re.search(r"\b(?:more than 1|multiple|several|many)\b", joined):
+            found.add(more)
+        counts = [int(w) for w in re.sub(r"\bmore than 1\b", "", joined).split() if w.isdigit()]
+        found |= {one if n == 1 else more for n in counts if n > 0}
+    return found
