@@ -175,7 +175,9 @@ def _judge_unparseable(doc, target, response, settings):
         logger.error("MMVP judge fallback failed on Index %s: %s", doc["Index"], err)
         return None
     correct = judge.verdict_is_correct(verdict, settings.verdict_rule)
-    return scoring.make_record(doc, target, None, scoring.ANSWERED, judged_correct=correct)
+    return scoring.make_record(
+        doc, target, None, scoring.ANSWERED, judged_correct=correct, judge=judge.describe(settings)
+    )
 
 
 def _with_judged(record, judged: bool = False):
@@ -186,19 +188,22 @@ def process_results_official(doc, results):
     """Grade one free-form response with the paper's LLM judge."""
     response = results[0]
     target = answer_label(doc["Correct Answer"])
-    if unscored := _unscored_status(response):
-        return _official_per_metric(scoring.make_record(doc, target, None, unscored))
-    question = official_prompt(doc["Question"], doc["Options"])
     settings = judge.settings_from_env()
+    record = partial(scoring.make_record, doc, target, None, judge=judge.describe(settings))
+    if unscored := _unscored_status(response):
+        return _official_per_metric(record(unscored))
+    question = official_prompt(doc["Question"], doc["Options"])
     try:
         verdict = judge.grade(question, doc["Correct Answer"], response, settings)
     except judge.JudgeRequestError as err:
         logger.error("MMVP judge failed on Index %s: %s", doc["Index"], err)
-        return _official_per_metric(scoring.make_record(doc, target, None, scoring.FAILED))
+        return _official_per_metric(record(scoring.FAILED))
     correct = judge.verdict_is_correct(verdict, settings.verdict_rule)
-    record = scoring.make_record(doc, target, None, scoring.ANSWERED, judged_correct=correct)
-    disagree = judge.verdict_rules_disagree(verdict)
-    return _official_per_metric(record, rule_disagreement=disagree)
+    return _official_per_metric(
+        record(scoring.ANSWERED, judged_correct=correct),
+        rule_disagreement=judge.verdict_rules_disagree(verdict),
+        unparseable_verdict=judge.verdict_is_unparseable(verdict, settings.verdict_rule),
+    )
 
 
 def _unscored_status(response: str) -> str | None:
@@ -227,12 +232,18 @@ def _per_metric(record):
     return dict.fromkeys(METRICS, record)
 
 
-# mmvp_official only: replies the original and the stripped verdict rule judge differently.
+# mmvp_official only: replies the original and the stripped verdict rule judge differently, and
+# replies that are neither yes nor no (scored wrong).
 RULE_DISAGREEMENTS = "mmvp_judge_rule_disagreements"
+UNPARSEABLE_VERDICTS = "mmvp_judge_unparseable"
 
 
-def _official_per_metric(record, rule_disagreement: bool = False):
-    return {**_per_metric(record), RULE_DISAGREEMENTS: int(rule_disagreement)}
+def _official_per_metric(record, rule_disagreement=False, unparseable_verdict=False):
+    return {
+        **_per_metric(record),
+        RULE_DISAGREEMENTS: int(rule_disagreement),
+        UNPARSEABLE_VERDICTS: int(unparseable_verdict),
+    }
 
 
 # ----------------------------------------------------------------------------- aggregation
@@ -258,9 +269,16 @@ def aggregate_judge_rule_disagreements(values: list[int]) -> int:
     return sum(values)
 
 
+def aggregate_judge_unparseable(values: list[int]) -> int:
+    """Judge replies that were neither yes nor no (mmvp_official)."""
+    return sum(values)
+
+
 def aggregate_provenance(records):
-    """Data source, answer key, pattern mapping and package versions of the run."""
-    return provenance.summarize(records, scoring.RUN_FIELDS)
+    """Data source, answer key, pattern mapping, package versions and, when one graded, the LLM
+    judge (model and endpoint host) of the run."""
+    summary = provenance.summarize(records, scoring.RUN_FIELDS)
+    return {**summary, "judge": judges} if (judges := scoring.judges(records)) else summary
 
 
 aggregate_pattern_od = partial(scoring.pattern_pair_accuracy, code="od")

@@ -7,6 +7,8 @@ current GPT-4-class model. Any OpenAI-compatible endpoint works:
 - ``MMVP_JUDGE_MODEL``: default ``gpt-4.1``.
 - ``MMVP_JUDGE_BASE_URL``: default the OpenAI API (or ``OPENAI_BASE_URL``).
 - ``MMVP_JUDGE_MAX_RETRIES``: the SDK's retries of a failed request (default 3).
+- ``MMVP_JUDGE_CACHE``: verdict cache directory (default ``~/.cache/lmms-mmvp/judge``; ``off``
+  disables it): see :mod:`mmvp_tasks.judge_cache`.
 - ``MMVP_JUDGE_VERDICT``: how a reply becomes a verdict (default ``original``):
 
   - ``original``: gpt_grader.py's rule. The raw reply must match ``^(yes|no)$``
@@ -17,7 +19,9 @@ current GPT-4-class model. Any OpenAI-compatible endpoint works:
   Every run reports how many replies the two rules judge differently
   (``mmvp_judge_rule_disagreements``), so its score can be compared with the original scripts'.
 
-A request that fails after the SDK's retries is reported as failed, not wrong.
+A reply that is neither yes nor no under the rule is wrong and counted
+(``mmvp_judge_unparseable``). A request that fails after the SDK's retries is reported as failed,
+not wrong. Results name the judge model and endpoint host (:func:`describe`), never the key.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+from mmvp_tasks import judge_cache
 
 GRADER_SYSTEM_PROMPT = (
     "You are a helpful and precise assistant for checking the quality of the answer. "
@@ -95,10 +101,24 @@ def verdict_is_correct(verdict: str, rule: str = "original") -> bool:
 
     ``original`` reproduces gpt_grader.py step by step: ``yes_no_regex.match(answer)``, then
     ``answer.lower() == "yes"``."""
+    text = _verdict_text(verdict, rule)
+    return bool(_VERDICT.match(text)) and text.lower() == "yes"
+
+
+def verdict_is_unparseable(verdict: str, rule: str = "original") -> bool:
+    """The reply is neither yes nor no under ``rule`` (it is then scored wrong)."""
+    return not _VERDICT.match(_verdict_text(verdict, rule))
+
+
+def _verdict_text(verdict: str, rule: str) -> str:
     if rule not in VERDICT_RULES:
         raise ValueError(f"unknown verdict rule {rule!r}; use one of {VERDICT_RULES}")
-    text = verdict.strip() if rule == "stripped" else verdict
-    return bool(_VERDICT.match(text)) and text.lower() == "yes"
+    return verdict.strip() if rule == "stripped" else verdict
+
+
+def describe(settings: JudgeSettings) -> str:
+    """``<model> @ <host[:port]>``: which judge graded, for the results (no key, no path)."""
+    return f"{settings.model} @ {judge_cache.endpoint_host(settings.base_url)}"
 
 
 def verdict_rules_disagree(verdict: str) -> bool:
@@ -119,14 +139,28 @@ def _client(settings: JudgeSettings):
 
 
 def grade(question: str, correct_answer: str, model_response: str, settings: JudgeSettings) -> str:
-    """Ask the judge; return its raw verdict text. Raises :class:`JudgeRequestError`."""
+    """The judge's raw verdict text, from the verdict cache or a request (then cached).
+    Raises :class:`JudgeRequestError`; failures are never cached."""
+    messages = grader_messages(question, correct_answer, model_response)
+    cache = judge_cache.cache_from_env()
+    host = judge_cache.endpoint_host(settings.base_url)
+    key = judge_cache.verdict_key(
+        settings.model, host, {"messages": messages, "temperature": JUDGE_TEMPERATURE}
+    )
+    if cache is not None and (cached := cache.get(key)) is not None:
+        return cached
+    verdict = _request_verdict(messages, settings)
+    if cache is not None:
+        cache.put(key, verdict)
+    return verdict
+
+
+def _request_verdict(messages: list[dict], settings: JudgeSettings) -> str:
     import openai
 
     try:
         completion = _client(settings).chat.completions.create(
-            model=settings.model,
-            messages=grader_messages(question, correct_answer, model_response),
-            temperature=JUDGE_TEMPERATURE,
+            model=settings.model, messages=messages, temperature=JUDGE_TEMPERATURE
         )
     except openai.OpenAIError as err:
         raise JudgeRequestError(f"{type(err).__name__}: {err}") from None

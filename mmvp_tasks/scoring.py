@@ -36,13 +36,21 @@ class QuestionRecord(TypedDict):
     choice: str | None  # extracted label, None when unparseable or failed
     status: str  # ANSWERED | UNPARSEABLE | FAILED | REFUSED
     correct: bool
+    judge: str  # "<model> @ <host>" of the LLM judge that graded it, "" when none did
 
 
 def make_record(
-    doc: dict, target: str, choice: str | None, status: str, *, judged_correct: bool | None = None
+    doc: dict,
+    target: str,
+    choice: str | None,
+    status: str,
+    *,
+    judged_correct: bool | None = None,
+    judge: str = "",
 ) -> QuestionRecord:
     """One scored question. ``judged_correct`` is an LLM judge's verdict, used instead of
-    comparing ``choice`` with ``target`` (free-form answers have no extracted choice)."""
+    comparing ``choice`` with ``target`` (free-form answers have no extracted choice); ``judge``
+    names that judge."""
     index = int(doc["Index"])
     if judged_correct is None:
         judged_correct = choice == target
@@ -57,6 +65,7 @@ def make_record(
         choice=choice,
         status=status,
         correct=status == ANSWERED and judged_correct,
+        judge=judge,
     )
 
 
@@ -108,6 +117,11 @@ def incomplete_pairs(records: list[QuestionRecord]) -> int:
 
 def count_status(records: list[QuestionRecord], status: str) -> int:
     return sum(r["status"] == status for r in records)
+
+
+def judges(records: list[QuestionRecord]) -> str:
+    """The LLM judge(s) that graded the run; "" when none did."""
+    return ",".join(sorted({r.get("judge", "") for r in records} - {""}))
 
 
 def answer_key(records: list[QuestionRecord]) -> str:

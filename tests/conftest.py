@@ -12,6 +12,13 @@ from tests.support.mmvp_data import real_rows, write_mmvp_dir
 from tests.support.mof import MIXINGS
 
 
+@pytest.fixture(autouse=True)
+def judge_cache_per_test(tmp_path, monkeypatch):
+    """A fresh LLM-judge verdict cache for every test: verdicts of one fake judge server must
+    never answer another test's requests (nor touch the user's ~/.cache)."""
+    monkeypatch.setenv("MMVP_JUDGE_CACHE", str(tmp_path / "judge-cache"))
+
+
 @pytest.fixture(scope="session")
 def real_mmvp_dir(tmp_path_factory) -> Path:
     """The 300 real questions (original key) with stand-in images; read-only for tests."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mmvp_tasks import harness, judge
@@ -113,3 +115,57 @@ def test_missing_key_fails_when_the_task_starts(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(judge.JudgeConfigError, match="MMVP_JUDGE_API_KEY"):
         harness.process_docs_official(None)
+
+
+@pytest.mark.parametrize(
+    "verdict, rule, unparseable",
+    [("yes", "original", 0), ("No", "original", 0), ("Yes, it does.", "original", 1),
+     ("", "original", 1), (" yes", "original", 1), (" yes", "stripped", 0),
+     ("maybe", "stripped", 1)],
+)  # fmt: skip
+def test_verdicts_neither_yes_nor_no_are_counted(
+    verdict, rule, unparseable, judge_env, monkeypatch
+):
+    monkeypatch.setenv("MMVP_JUDGE_VERDICT", rule)
+    with FakeAPIServer(lambda path, body: (200, completion(verdict), None)) as server:
+        judge_env(server)
+        per_metric = harness.process_results_official(DOC, ["The wings are open."])
+    assert per_metric["mmvp_judge_unparseable"] == unparseable
+    assert harness.aggregate_judge_unparseable([unparseable, 1, 0]) == unparseable + 1
+
+
+def test_provenance_names_the_judge_model_and_host_never_the_key(judge_env):
+    with FakeAPIServer(lambda path, body: (200, completion("yes"), None)) as server:
+        judge_env(server)
+        records = [harness.process_results_official(DOC, ["Open"])["mmvp_provenance"]]
+    summary = harness.aggregate_provenance(records)
+    host = server.base_url.removeprefix("http://").removesuffix("/v1")
+    assert summary["judge"] == f"judge-model @ {host}"
+    assert "test-key-123" not in json.dumps(summary)
+
+
+def test_rule_scored_tasks_name_no_judge():
+    records = [harness.process_results(DOC, ["(a)"])["mmvp_provenance"]]
+    assert "judge" not in harness.aggregate_provenance(records)
+
+
+def test_verdicts_are_cached_and_failures_are_not(judge_env, monkeypatch):
+    outages = [1, 1]  # the first two requests fail: one try + MMVP_JUDGE_MAX_RETRIES=1
+    verdicts = {"judge-model": "yes", "other-judge": "no"}
+
+    def respond(path, body):
+        if outages and outages.pop():
+            return 500, {"error": {"message": "down"}}, None
+        return 200, completion(verdicts[body["model"]]), None
+
+    with FakeAPIServer(respond) as server:
+        judge_env(server)
+        failed = harness.process_results_official(DOC, ["Open"])["mmvp_failed_requests"]
+        assert failed["status"] == "failed" and len(server.requests) == 2
+        for _ in range(3):  # the failure was not cached: asked once more, then from the cache
+            assert harness.process_results_official(DOC, ["Open"])["mmvp_accuracy"]["correct"]
+        assert len(server.requests) == 3
+        harness.process_results_official(DOC, ["Closed"])  # another prompt: a new request
+        monkeypatch.setenv("MMVP_JUDGE_MODEL", "other-judge")  # another judge: a new request
+        assert not harness.process_results_official(DOC, ["Open"])["mmvp_accuracy"]["correct"]
+    assert len(server.requests) == 5
