@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -95,3 +96,52 @@ def test_two_process_data_parallel_smoke(tmp_path, synthetic_train_dir):
     assert state["global_step"] == 2 and state["epoch"] == pytest.approx(2 / 19)
     assert (out / "checkpoint-2" / COMMIT_FILE).is_file()
     assert (out / "final" / "model.safetensors").is_file()
+
+
+_ZERO3_MIXED_RUN = """
+import os, sys
+import deepspeed
+from mof_models.data import MofDataCollator, build_dataset
+from mof_models.tiny import build_tiny_mof
+from mof_models.train import configure_trainable
+
+deepspeed.init_distributed(dist_backend="gloo")
+rank, folder = int(os.environ["RANK"]), sys.argv[1]
+model, processor = build_tiny_mof("interleave", seed=2)
+model = configure_trainable(model, 2)
+question = "<image>\\nUp?" if rank == 0 else "Up?"  # rank 1: a text-only micro-batch
+record = {"conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": "No"}]}
+if rank == 0:
+    record["image"] = "a.jpg"
+dataset = build_dataset([record], processor, image_folder=folder, conversation_format="chat",
+                        max_length=64)
+batch = MofDataCollator(processor.tokenizer.pad_token_id)([dataset[0]])
+config = {"train_micro_batch_size_per_gpu": 1, "zero_optimization": {"stage": 3},
+          "optimizer": {"type": "AdamW", "params": {"lr": 1e-3, "torch_adam": True}}}
+trainable = [p for p in model.parameters() if p.requires_grad]
+engine, *_ = deepspeed.initialize(model=model, model_parameters=trainable, config=config)
+engine.train()
+for step in range(2):
+    engine.backward(engine(**batch).loss)
+    engine.step()
+print(f"rank {rank}: 2 steps", flush=True)
+"""
+
+
+def test_zero3_with_a_text_only_rank(tmp_path):
+    """ZeRO-3 gathers each module's weights collectively: a rank whose micro-batch has no image
+    must run the towers and adapters too, or the ranks' collectives differ (a hang on GPUs; a
+    size-mismatch abort with gloo on CPU)."""
+    from tests.support.mof import images
+
+    images(1)[0].save(tmp_path / "a.jpg")
+    script = tmp_path / "zero3_mixed.py"
+    script.write_text(_ZERO3_MIXED_RUN)
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        str(script), str(tmp_path),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "rank 0: 2 steps" in done.stdout and "rank 1: 2 steps" in done.stdout
