@@ -111,12 +111,12 @@ class _LabelForms:
         shown = [s.lower() for s in (shown_labels or data)]
         self.to_data = dict(zip(shown, data)) | {lab: lab for lab in data}
         self.alt = "|".join(re.escape(lab) for lab in sorted(self.to_data, key=len, reverse=True))
-        alt = self.alt
         # "B", "(b)", "[B]"; the label must end there: "B." / "B\n" / "B, the wings" / "B is
         # correct", never "A butterfly" (the article), "12" or "2.5" (numbers), "A, S, D" (keys).
-        self.token = rf"[(\[]?\s*({alt})\s*[)\]]?"
+        self.token = rf"[(\[]?\s*({self.alt})\s*[)\]]?"
+        self.rejected = r"(?![)\]]?(?i:\s*(?:is|was)\s+(?:not|incorrect|wrong))\b)"
         self.end = (
-            r"(?=\s*$|\s*\n|\s*[.:;!)\]](?!\d)|,\s+(?-i:[a-z])|\s+[-–—]\s"
+            self.rejected + r"(?=\s*$|\s*\n|\s*[.:;!)\]](?!\d)|,\s+(?-i:[a-z])|\s+[-–—]\s"
             r"|\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b|\s+(?:because|since)\b)"
         )
         self.capitals = "|".join(re.escape(s.upper()) for s in shown if s.isalpha())
@@ -147,7 +147,11 @@ def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) 
         rf"{labels.token}{labels.end}"
     )
     # "The answer is B." outranks option lines of an explanation ("A. Open: wrong, ...").
-    matches = list(re.finditer(after_answer, text)) or list(re.finditer(line_start, text))
+    matches = list(re.finditer(after_answer, text))
+    if not matches:
+        matches = list(re.finditer(line_start, text))
+        if not any(_decides(m, text) for m in matches):
+            return set()  # "1. The left wing ..." in a list is not an answer on its own
     stated: set[str] = set()
     for match in matches:
         label = labels.data_label(match[1])
@@ -156,6 +160,14 @@ def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) 
     if len(stated) == 1 and _is_other_options_text(text, stated, options):
         stated |= {o.label for o in options}  # "1" for "(1) 12 (2) 1": label or option text?
     return stated
+
+
+def _decides(match: re.Match, text: str) -> bool:
+    """A line-start label is an answer on the first line, alone on its line, or after "Answer:";
+    elsewhere ("...\n2. The right wing is ...") it may only contradict one."""
+    first_line = "\n" not in text[: match.start()]
+    alone = not _rest_of_line(text, match.end()).strip(" .:)]")
+    return first_line or alone or bool(re.search(r"(?i)answer|option|choice", match[0]))
 
 
 def _rest_of_line(text: str, start: int) -> str:
@@ -194,21 +206,21 @@ def _is_other_options_text(text: str, stated: set[str], options) -> bool:
 
 
 def _labels_in_passing(text: str, labels: _LabelForms) -> set[str]:
-    """Labels mentioned anywhere: ``(B)``, ``option B``, a capital ``B.`` after "is"/"choose" or
-    in ``A or B``; not "Option A is incorrect" nor "B, not A". Lower-case bare letters are words,
-    and capitals in a list ("the keys Q, W, A, S") are letters, not labels."""
+    """Labels mentioned anywhere: ``(B)``, ``option B``, a capital ``B.`` after "is"/"choose",
+    both of ``A or B``; not "Option A is incorrect" nor "B, not A". Lower-case bare letters are
+    words, and capitals in a list ("the keys Q, W, A, S") are letters, not labels."""
+    found = set()
     patterns = [
-        (rf"(?i)\(\s*({labels.alt})\s*\)", None),
-        (rf"(?i)\b(?:option|choice)\s+{labels.token}(?!\w)", None),
+        (rf"(?i)\(\s*({labels.alt})\s*\){labels.rejected}", None),
+        (rf"(?i)\b(?:option|choice)\s+{labels.token}(?!\w){labels.rejected}", None),
     ]
     if labels.capitals:
-        after = rf"(?:{labels.end}|(?=\s+(?:or|and)\s))"
-        lead = r"(?i)(?:^|\b(?:is|['’]s|be|choose|chose|select|pick|with|say|or|and)\s+)$"
-        patterns.append((rf"(?<![\w(])({labels.capitals}){after}", lead))
-    rejected = r"(?!(?i:\s*(?:is|was)\s+(?:not|incorrect|wrong))\b)"
-    found = set()
+        lead = r"(?i)(?:^|\b(?:is|['’]s|be|choose|chose|select|pick|with|say)\s+)$"
+        patterns.append((rf"(?<![\w(])({labels.capitals}){labels.end}", lead))
+        pair = rf"(?<![\w(])({labels.capitals})\s+(?:or|and|nor)\s+({labels.capitals})(?!\w)"
+        found |= {labels.data_label(m) for pair in re.findall(pair, text) for m in pair}
     for pattern, lead in patterns:
-        for match in re.finditer(pattern + rejected, text):
+        for match in re.finditer(pattern, text):
             before = text[: match.start()]
             if lead and not re.search(lead, before):
                 continue
@@ -222,7 +234,7 @@ def _labels_in_passing(text: str, labels: _LabelForms) -> set[str]:
 _ARTICLES = {"a", "an", "the"}
 # Words that carry no choice: left out when an option's words may have others between them.
 _FILLERS = {"is", "are", "be", "of", "to", "it", "its", "there", "that", "this", "on", "in", "at",
-            "by", "from", "with", "some", "all"}  # fmt: skip
+            "by", "from", "with", "some", "all", "very", "relatively", "directly"}  # fmt: skip
 # A negation covers the rest of its clause: "on the soil, not on the floor", "thin rather than
 # round". Whole words only, so "casino open" and "volcano left" are not negations.
 _NEGATORS = {"not", "no", "never", "neither", "nor", "without", "than", "instead", "unlike", "less",

@@ -250,6 +250,13 @@ def test_a_stated_label_is_read_whatever_follows(index, response, expected):
         (1, "The wings are closed (B).", "b"),
         (1, "The wings are open (B).", None),
         (1, "The wings are open, unlike option B.", None),
+        (1, "Option (A) is incorrect, option (B) is correct.", "b"),
+        (1, "Answer: (A) Open\n\nExplanation: The butterfly's wings are closed.", "a"),
+        (1, "Are the butterfly's wings open or closed? Answer: B", "b"),
+        # option lines of an explanation: not an answer on their own
+        (1, "The wings are closed.\nA. The left wing is folded.", "b"),
+        (1, "The wings are open.\nA. Open\nB. Closed", "a"),
+        (1, "A: Open - the wings would be spread.\nB: Closed - the wings are folded.", None),
     ],
 )
 def test_a_label_is_contradicted_only_in_its_own_clause(index, response, expected):
@@ -356,6 +363,13 @@ def test_yes_no_questions_read_the_first_word(index, response, expected):
         (1, "It could be A or B."),
         (1, "A or B"),
         (1, "(A) or (B)"),
+        (1, "Both A and B"),
+        (1, "Neither A nor B"),
+        (1, "The answer is not A."),
+        (1, "The answer is A or B."),
+        (1, "The wings are not closed. The butterfly is resting."),
+        (79, "The snake's head is facing forward and slightly upward."),
+        (153, "There are 2 red apples and 1 green apple."),
         (5, "The dog could be facing left or right."),
         (193, "The vegetables are on the floor and on the soil."),
         (6, "The dog's left ear is raised and it faces right."),
@@ -419,6 +433,10 @@ def test_adversarial_forms(index, response, expected):
         (80, "The snake's head is directed forwards.", "b"),
         (85, "The ears of the dog are drooping.", "b"),
         (95, "The spider web is relatively sparse from the camera's perspective.", "b"),
+        (95, "The spider web is dense.", "a"),
+        (96, "The web is very sparse.", "b"),
+        (129, "The words are facing straight towards the camera.", "a"),
+        (147, "The snake's head is visible, not hidden.", "a"),
         (99, "The elephant has long tusks.", "a"),
         (103, "The needle is pointing down.", "b"),
         (105, "The camera is positioned at eye level.", "a"),
@@ -516,6 +534,14 @@ def test_llava_style_sentences(index, response, expected):
         (159, "2", "2"),
         (153, "2", "2"),
         (117, "2.5 eyes", None),
+        (1, "Answer:\n2", "2"),
+        # a numbered explanation is not an answer
+        (1, "The wings are closed.\n1. The left wing is folded.", "2"),
+        (
+            1,
+            "The wings are folded.\n\n1. The left wing touches the right.\n2. No color shows.",
+            None,
+        ),
     ],
 )
 def test_symbol_change_answers(index, response, expected):
