@@ -30,6 +30,7 @@ _OPTION = re.compile(r"\((\w)\)\s*(.*?)\s*(?=\(\w\)|$)", re.S)
 _NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+    "both": "2",
 }  # fmt: skip
 
 
@@ -260,11 +261,33 @@ def _read_option_text(text: str, options: tuple[Option, ...]) -> set[str]:
 
 
 def _words(text: str) -> list[str]:
-    """Lower-case words without articles, "n't" as "not", number words as digits, plurals
-    singular: "Two bowls of yogurts" and "2 bowl of yogurt" compare equal."""
+    """Lower-case words without articles, "n't" as "not", counts as digits, plurals singular:
+    "Two bowls of yogurts" and "2 bowl of yogurt" compare equal."""
     text = re.sub(r"n['’]t\b", " not", text.lower()).replace("cannot", "can not")
+    text = _IDIOMS.sub(lambda m: "just " if m[0].startswith("right") else "fine", text)
     words = re.findall(r"\d+(?:[.,]\d+)*|[^\W_]+", text)  # "2.5" is not "2"
-    return [_singular(_NUMBER_WORDS.get(w, w)) for w in words if w not in _ARTICLES]
+    return [_singular(_count_word(words, i)) for i, w in enumerate(words) if w not in _ARTICLES]
+
+
+# Words that look like an option but are not an answer: "right next to" (just), "that's right"
+# (correct), "one of them" / "the one on the left" (a pronoun, not a count).
+_IDIOMS = re.compile(
+    r"\bright\s+(?=(?:next|at|behind|above|below|beside|under|there|here|now|away|in\s+front"
+    r"|in\s+the\s+(?:middle|cent(?:er|re)))\b)|\b(?:all|that['’]?s|you['’]re)\s+right\b"
+)
+_PRONOUN_ONE_BEFORE = {"the", "each", "every", "any", "no", "this", "that", "which", "another"}
+
+
+def _count_word(words: list[str], i: int) -> str:
+    """Number words as digits ("both" is 2), except the pronoun "one" ("one of the eyes", "the
+    one on the left", "one on each side")."""
+    word = words[i]
+    if word == "one":
+        before = words[i - 1] if i else ""
+        after = " ".join(words[i + 1 : i + 3])
+        if before in _PRONOUN_ONE_BEFORE or re.match(r"(?:of|another|on each)\b", after):
+            return word
+    return _NUMBER_WORDS.get(word, word)
 
 
 def _singular(word: str) -> str:

@@ -310,7 +310,7 @@ def test_negation_is_by_whole_words_and_covers_its_clause(options, response, exp
         (275, "The treehouse is built on a single tree.", "a"),
         (276, "The treehouse is built on two trees.", "b"),
         (153, "There is only one apple, not three.", "a"),
-        (154, "There are three red apples, one of which is partly hidden.", None),
+        (154, "There are three red apples, one of which is partly hidden.", "b"),  # a pronoun
         # the words that tell the options apart
         (152, "The image captures a woman running from the side.", "b"),
         (151, "The image captures a woman running from the back.", "a"),
@@ -395,6 +395,15 @@ def test_hedges_and_half_answers_are_unparseable(index, response):
         (116, "The snail is facing away from the camera.", "a"),
         (7, "The bus is driving away from the camera, not towards it.", "b"),
         (1, "Is the butterfly open or closed? The wings are closed.", "b"),
+        # words that look like an option but are not an answer
+        (5, "The dog is sitting right in front of the camera, looking at it.", None),
+        (5, "That's right, the dog faces left.", "a"),
+        (5, "The dog is facing right in the image.", "b"),
+        (117, "The cat's eyes are both visible, one on each side of its face.", "b"),
+        (117, "One of the cat's eyes is hidden.", None),
+        (117, "Both eyes are visible.", "b"),
+        (240, "One shoe is on top of the other.", "b"),
+        (25, "The chicken's body is black with a red comb.", None),  # both named: not guessed
     ],
 )
 def test_adversarial_forms(index, response, expected):
