@@ -243,6 +243,7 @@ _NEGATORS = {"not", "no", "never", "neither", "nor", "without", "than", "instead
 _CLAUSE_BREAK = re.compile(
     r"[,;:()]|\s[-–—]\s|\b(?:but|however|although|though|whereas|while|yet)\b", re.I
 )
+_Span = tuple[str, list[str], tuple[int, int]]  # option label, clause words, (start, end)
 _MAX_GAP = 4  # extra words allowed between two of an option's words ("a wall that stands between")
 
 
@@ -351,23 +352,28 @@ def _sentence_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> 
     if all(distinct.values()) and any(len(ws) > 1 for ws in content.values()):
         apart = [c for c in clauses if not shared & set(c)]
         matchers.append((distinct, _MAX_GAP, True, apart))
-    for phrases, gap, loose, where in matchers:
-        spans = [
+    stages = [
+        [
             (label, clause, span)
             for clause in where
             for label, phrase in phrases.items()
             for span in _find(phrase, clause, gap, _others_words(distinct, label))
             if not loose or not _names_other(clause, span, distinct, label)
         ]
+        for phrases, gap, loose, where in matchers
+    ]
+    every_span = [span for stage in stages for span in stage]
+    for spans in stages:
         if _is_hedge(spans):
             return {label for label, _, _ in spans}
-        found = _positive(spans)
+        # Inside a looser match of another option counts too: "OK and SELECT" is "OK/SELECT".
+        found = _positive(spans, every_span)
         if found:
             return found
     return set()
 
 
-def _is_hedge(spans: list[tuple[str, list[str], tuple[int, int]]]) -> bool:
+def _is_hedge(spans: list[_Span]) -> bool:
     """Two options joined by "or" in one clause ("not visible or visible"): no choice."""
     return any(
         c1 is c2 and l1 != l2 and e1 <= s2 and "or" in c1[e1:s2]
@@ -408,14 +414,14 @@ def _find(phrase: list[str], clause: list[str], gap: int, barred: set[str]):
             yield start, at + 1
 
 
-def _positive(spans: list[tuple[str, list[str], tuple[int, int]]]) -> set[str]:
-    """Labels of spans neither inside another option's span ("shirt" in "t shirt", "1" in
+def _positive(spans: list[_Span], every_span: list[_Span]) -> set[str]:
+    """Labels of ``spans`` neither inside another option's span ("shirt" in "t shirt", "1" in
     "more than 1") nor negated by an earlier word of their clause."""
     found = set()
     for label, clause, (start, end) in spans:
         inside = any(
             c is clause and s <= start and end <= e and (s, e) != (start, end)
-            for other, c, (s, e) in spans
+            for other, c, (s, e) in every_span
             if other != label
         )
         if not inside and not set(clause[:start]) & _NEGATORS:

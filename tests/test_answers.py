@@ -461,6 +461,7 @@ def test_adversarial_forms(index, response, expected):
         (131, "The yellow animal's head is lying on the carpet.", "b"),
         (133, 'The center button says "OK".', "b"),
         (133, "The center button says OK/SELECT.", "a"),
+        (133, "The center button says 'OK' and 'SELECT'.", "a"),
         (135, "There are two cups of drink in the image.", "b"),
         (137, "The snake is coiled.", "a"),
         (138, "The snake's head is extended, while its body lies straight.", "b"),
