@@ -324,27 +324,22 @@ def _yes_or_no(text: str, options: tuple[Option, ...]) -> set[str]:
 def _exact_text(text: str, options: tuple[Option, ...]) -> set[str]:
     """Options equal once normalised ("Happy Easter" / "Happy Easter!"): the whole response, or a
     quoted part of it, must be one option exactly, punctuation included."""
-    unquote = lambda s: s.strip().strip("\"'“”‘’").strip().casefold()  # noqa: E731
-    whole = {o.label for o in options if unquote(text) == unquote(o.text)}
+    whole = {o.label for o in options if _unquote(text) == _unquote(o.text)}
     if whole:
         return whole
-    quoted = {unquote(q) for q in re.findall(r"[\"“]([^\"”]+)[\"”]", text)}
-    return {o.label for o in options if unquote(o.text) in quoted}
+    quoted = {_unquote(q) for q in re.findall(r"[\"“]([^\"”]+)[\"”]", text)}
+    return {o.label for o in options if _unquote(o.text) in quoted}
+
+
+def _unquote(text: str) -> str:
+    return text.strip().strip("\"'“”‘’").strip().casefold()
 
 
 def _sentence_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> set[str]:
     """Options a sentence names without negation, by the strictest matcher that finds one."""
     if _is_count_question(options):
         return _count_choices(clauses, options)
-    words = {o.label: _words(o.text) for o in options}
-    content = {lab: [w for w in ws if w not in _FILLERS] or ws for lab, ws in words.items()}
-    distinct = {
-        lab: [w for w in ws if not any(w in other for o, other in content.items() if o != lab)]
-        for lab, ws in content.items()
-    }
-    shared = {w for ws in content.values() for w in ws} - {
-        w for ws in distinct.values() for w in ws
-    }
+    words, content, distinct, shared = _option_words(options)
     # Strictest first: the option's words as written, then its content words with others between,
     # then only the words that tell it apart, in clauses that lack the words options share
     # ("from the side" is "Side view"; "blue with a light haze" is not "Light blue").
@@ -371,6 +366,19 @@ def _sentence_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> 
         if found:
             return found
     return set()
+
+
+def _option_words(options: tuple[Option, ...]):
+    """Each option's words; its content words (no fillers); the content words no other option
+    has (``distinct``); and the content words options share."""
+    words = {o.label: _words(o.text) for o in options}
+    content = {lab: [w for w in ws if w not in _FILLERS] or ws for lab, ws in words.items()}
+    distinct = {
+        lab: [w for w in ws if not any(w in other for o, other in content.items() if o != lab)]
+        for lab, ws in content.items()
+    }
+    every = {w for ws in content.values() for w in ws}
+    return words, content, distinct, every - {w for ws in distinct.values() for w in ws}
 
 
 def _is_hedge(spans: list[_Span]) -> bool:
