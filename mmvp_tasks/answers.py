@@ -265,17 +265,20 @@ def _words(text: str) -> list[str]:
     """Lower-case words without articles, "n't" as "not", counts as digits, plurals singular:
     "Two bowls of yogurts" and "2 bowl of yogurt" compare equal."""
     text = re.sub(r"n['’]t\b", " not", text.lower()).replace("cannot", "can not")
-    text = _IDIOMS.sub(lambda m: "just " if m[0].startswith("right") else "fine", text)
+    text = _IDIOMS.sub(lambda m: _IDIOM_MEANS.get(m[0].split()[0], "fine"), text)
     words = re.findall(r"\d+(?:[.,]\d+)*|[^\W_]+", text)  # "2.5" is not "2"
     return [_singular(_count_word(words, i)) for i, w in enumerate(words) if w not in _ARTICLES]
 
 
-# Words that look like an option but are not an answer: "right next to" (just), "that's right"
-# (correct), "one of them" / "the one on the left" (a pronoun, not a count).
+# Words that look like an option or a negation but are neither: "right next to" (just),
+# "that's right" (correct), "no doubt" (surely); "one of them" / "the one on the left" (a
+# pronoun, not a count, see _count_word).
 _IDIOMS = re.compile(
     r"\bright\s+(?=(?:next|at|behind|above|below|beside|under|there|here|now|away|in\s+front"
     r"|in\s+the\s+(?:middle|cent(?:er|re)))\b)|\b(?:all|that['’]?s|you['’]re)\s+right\b"
+    r"|\bno\s+doubt\b"
 )
+_IDIOM_MEANS = {"right": "just ", "no": "surely"}  # any other idiom means "fine"
 _PRONOUN_ONE_BEFORE = {"the", "each", "every", "any", "no", "this", "that", "which", "another"}
 
 
