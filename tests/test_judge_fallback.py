@@ -88,3 +88,16 @@ def test_fallback_without_a_key_fails_when_the_task_starts(monkeypatch):
 
 def test_judged_answers_are_summed():
     assert harness.aggregate_judged([1, 0, 1]) == 2
+
+
+def test_every_rule_scored_task_aggregates_what_process_results_returns(real_mmvp_dir, monkeypatch):
+    """lmms-eval aggregates each returned key by the YAML's metric list: mmvp_judged included."""
+    import lmms_eval.models  # noqa: F401  (loads the plugin's entry point, as the CLI does)
+    from lmms_eval.tasks import TaskManager
+
+    monkeypatch.setenv("MMVP_DATA_DIR", str(real_mmvp_dir))
+    names = ["mmvp", "mmvp_option_swap", "mmvp_symbol_change"]
+    tasks = TaskManager().load_task_or_group(names)
+    returned = set(harness.process_results(DOC, ["B"]))
+    for name in names:
+        assert returned <= set(tasks[name].aggregation()), name
