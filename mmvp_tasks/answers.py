@@ -249,11 +249,20 @@ _MAX_GAP = 4  # extra words allowed between two of an option's words ("a wall th
 
 def _read_option_text(text: str, options: tuple[Option, ...]) -> set[str]:
     """Options the response names by their text, read from its first committing sentence."""
-    texts = [_words(o.text) for o in options]
-    if sorted(map(tuple, texts)) == [("no",), ("yes",)]:
-        return _yes_or_no(text, options)
-    if len(set(map(tuple, texts))) < len(texts):
+    texts = sorted(tuple(_words(o.text)) for o in options)
+    if texts == [("no",), ("yes",)]:
+        return _yes_or_no(text, options, {"yes": "yes", "no": "no"})
+    if len(set(texts)) < len(texts):
         return _exact_text(text, options)
+    found = _first_commitment(text, options)
+    if texts == [("correct",), ("incorrect",)]:  # "Is the following statement correct?"
+        said = _yes_or_no(text, options, {"yes": "correct", "no": "incorrect"})
+        return found | said  # "Yes, the statement is incorrect": both, unparseable
+    return found
+
+
+def _first_commitment(text: str, options: tuple[Option, ...]) -> set[str]:
+    """The options named by the first sentence that names any without negation."""
     for sentence in _sentences(text):
         found = _sentence_choices(_clauses(sentence), options)
         if found:
@@ -314,14 +323,15 @@ def _clauses(sentence: str) -> list[list[str]]:
     return [_words(c) for c in _CLAUSE_BREAK.split(sentence) if c and c.strip()]
 
 
-def _yes_or_no(text: str, options: tuple[Option, ...]) -> set[str]:
-    """Yes/no questions: the first word ("No, the key is hidden"), or "the answer is no"."""
+def _yes_or_no(text: str, options: tuple[Option, ...], means: dict[str, str]) -> set[str]:
+    """The first word ("No, the key is hidden"), or "the answer is no", as the option ``means``
+    names: itself on yes/no questions, "incorrect" for "no" on "is the statement correct?"."""
     match = re.match(r"[\W_]*(yes|no)\b(?!\s+(?:or|and)\b)", text, re.I) or re.search(
         r"\banswer\s*(?:is|:)\s*:?\s*[\"']?(yes|no)\b", text, re.I
     )
     if not match:
         return set()
-    return {o.label for o in options if _words(o.text) == [match[1].lower()]}
+    return {o.label for o in options if _words(o.text) == [means[match[1].lower()]]}
 
 
 def _exact_text(text: str, options: tuple[Option, ...]) -> set[str]:

@@ -350,6 +350,10 @@ def test_paraphrases_a_grader_accepts(index, response, expected):
         (15, "Not sure.", None),
         (15, "None of the petals is shaded.", None),
         (15, "I cannot tell from the image.", None),
+        # "Is the following statement correct?" answered yes / no
+        (29, "No, we can see the windows on the school bus.", "b"),
+        (63, "Yes, one daisy is in the shadow of a taller one.", "a"),
+        (63, "Yes, the statement is incorrect.", None),  # contradicts itself
     ],
 )
 def test_yes_no_questions_read_the_first_word(index, response, expected):
