@@ -13,8 +13,9 @@ does, in three steps, and returns ``None`` (scored wrong) whenever it is unsure:
    digits; a negation covers the rest of its clause (``on the soil, not on the floor``), ``than``
    too (``more thin than round``). A multi-word option may have extra words between its words, or
    be named by the words that tell it apart (``seen from the side`` for ``Side view``). Yes/no
-   questions read the first word; ``One`` / ``More than one`` reads counts (``three bananas``);
-   options equal once normalised (``Happy Easter`` / ``Happy Easter!``) need an exact match.
+   questions read the first word (so does ``Correct`` / ``Incorrect`` when the text names
+   neither); ``One`` / ``More than one`` reads counts (``three bananas``); options equal once
+   normalised (``Happy Easter`` / ``Happy Easter!``) need an exact match.
 3. **A label in passing** (``... which is option B``) counts only when the text agrees.
 
 The English article "a" is never option A (lmms-eval's built-in parser reads it so), and a
