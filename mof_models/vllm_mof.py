@@ -1,0 +1,233 @@
+"""vLLM model for Mixture-of-Features LLaVA checkpoints (``model_type="mof_llava"``).
+
+Imported by vLLM only (registered by :func:`mof_models.vllm_plugin.register`), so a plain
+``vllm serve``-style start serves the ``final/`` directories of ``mof_models.train`` and the
+output of ``mof_models.convert_fork_checkpoint`` as they are::
+
+    python -m vllm.entrypoints.openai.api_server --model runs/imof224-stage2/final --dtype float32
+
+All four mixings (``interleave``, ``additive``, ``clip_only``, ``dino_only``). The image path is
+the transformers model's own: the towers are transformers' ``CLIPVisionModel`` /
+``SiglipVisionModel`` and ``Dinov2Model`` (with the position-table resizing that
+``dino_pos_interpolation`` selects, :func:`mof_models.modeling_mof.dino_tower_for`), and the
+feature selection and mixing are :class:`~mof_models.modeling_mof.MofForConditionalGeneration`'s
+methods, so both engines compute the same image features by construction. The language model
+is vLLM's implementation of ``text_config``'s architecture (paged attention, batching).
+
+Inputs (``N = (image_size / patch) ** 2`` patches per encoder; vLLM batches images of all
+running requests together):
+
+* ``input_ids``: ``(num_tokens,)``, each ``<image>`` already expanded to ``num_image_tokens``
+  (``MofConfig.num_image_tokens``: ``2N`` for ``interleave``, ``N`` otherwise) by the
+  checkpoint's own ``MofProcessor``.
+* ``pixel_values``: ``(num_images, 3, image_size, image_size)``, CLIP-normalised by the
+  checkpoint's image processor (one tensor feeds both towers, as in the released fork).
+* image embeddings (``embed_multimodal``): ``(num_images, num_image_tokens, lm_width)``,
+  scattered over the ``<image>`` positions.
+
+Weights: ``language_model.*`` through vLLM's loader of the LM; towers and adapters through
+transformers' ``from_pretrained`` of the same directory (its own checkpoint conversions apply),
+so ``final/`` directories and converted fork checkpoints load with no conversion step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Literal
+
+import torch
+from torch import nn
+from transformers import AutoModel, BatchFeature
+from vllm.config import VllmConfig
+from vllm.model_executor.models.interfaces import (
+    MultiModalEmbeddings,
+    SupportsMultiModal,
+    SupportsPP,
+)
+from vllm.model_executor.models.llava import LlavaDummyInputsBuilder
+from vllm.model_executor.models.utils import init_vllm_registered_model, maybe_prefix
+from vllm.multimodal import MULTIMODAL_REGISTRY
+from vllm.multimodal.inputs import MultiModalFieldConfig, MultiModalKwargsItems
+from vllm.multimodal.parse import ImageSize, MultiModalDataItems
+from vllm.multimodal.processing import (
+    BaseMultiModalProcessor,
+    BaseProcessingInfo,
+    PromptReplacement,
+    PromptUpdate,
+)
+from vllm.sequence import IntermediateTensors
+from vllm.utils.tensor_schema import TensorSchema, TensorShape
+
+from mof_models.configuration_mof import MofConfig
+from mof_models.modeling_mof import (
+    MofForConditionalGeneration,
+    MofPreTrainedModel,
+    MofProjector,
+    dino_tower_for,
+)
+from mof_models.processing_mof import IMAGE_TOKEN, MofProcessor
+
+_HF = MofForConditionalGeneration
+
+
+class MofImagePixelInputs(TensorSchema):
+    """``pixel_values``: ``(bn, 3, h, w)``, ``bn`` = images in the batch, ``h = w = image_size``."""
+
+    type: Literal["pixel_values"] = "pixel_values"
+    pixel_values: Annotated[torch.Tensor, TensorShape("bn", 3, "h", "w")]
+
+
+class MofProcessingInfo(BaseProcessingInfo):
+    def get_hf_config(self) -> MofConfig:
+        return self.ctx.get_hf_config(MofConfig)
+
+    def get_hf_processor(self, **kwargs: object) -> MofProcessor:
+        return self.ctx.get_hf_processor(MofProcessor, **kwargs)
+
+    def get_supported_mm_limits(self) -> Mapping[str, int | None]:
+        return {"image": None}
+
+    def get_num_image_tokens(self) -> int:
+        """Every image is resized to ``image_size``, so the count depends on the config only."""
+        return self.get_hf_config().num_image_tokens
+
+    def get_mm_max_tokens_per_item(self, seq_len: int, mm_counts: Mapping[str, int]):
+        return {"image": self.get_num_image_tokens()}
+
+    def get_image_size_with_most_features(self) -> ImageSize:
+        size = self.get_hf_config().image_size
+        return ImageSize(width=size, height=size)
+
+
+class MofMultiModalProcessor(BaseMultiModalProcessor[MofProcessingInfo]):
+    """The checkpoint's ``MofProcessor`` expands each ``<image>`` to ``num_image_tokens``."""
+
+    def _get_mm_fields_config(
+        self, hf_inputs: BatchFeature, hf_processor_mm_kwargs: Mapping[str, object]
+    ) -> Mapping[str, MultiModalFieldConfig]:
+        return {"pixel_values": MultiModalFieldConfig.batched("image")}
+
+    def _get_prompt_updates(
+        self,
+        mm_items: MultiModalDataItems,
+        hf_processor_mm_kwargs: Mapping[str, object],
+        out_mm_kwargs: MultiModalKwargsItems,
+    ) -> Sequence[PromptUpdate]:
+        image_token_id = self.info.get_hf_config().image_token_id
+        count = self.info.get_num_image_tokens()
+        return [
+            PromptReplacement(
+                modality="image", target=[image_token_id], replacement=[image_token_id] * count
+            )
+        ]
+
+
+class MofImageEncoder(MofPreTrainedModel):
+    """The image half of :class:`MofForConditionalGeneration`: towers and adapters under the
+    same attribute names, its feature methods borrowed as they are. A transformers model, so
+    ``from_pretrained`` reads its weights from a full MoF checkpoint with transformers' own
+    checkpoint conversions (e.g. DINOv2's saved ``attention.attention.query`` names)."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^language_model\."]  # vLLM loads the LM
+    clip_features = _HF.clip_features
+    dino_features = _HF.dino_features
+    _dino_pixel_values = _HF._dino_pixel_values
+    get_image_features = _HF.get_image_features
+    _check_resolution = _HF._check_resolution
+
+    def __init__(self, config: MofConfig) -> None:
+        super().__init__(config)
+        lm_width, act = config.text_config.hidden_size, config.projector_hidden_act
+        self.clip_tower = AutoModel.from_config(config.clip_config) if config.uses_clip else None
+        self.dino_tower = dino_tower_for(config) if config.uses_dino else None
+        self.clip_projector = self.dino_projector = self.mixed_projector = None
+        if config.mixing in ("interleave", "clip_only"):
+            self.clip_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+        if config.mixing in ("interleave", "dino_only"):
+            self.dino_projector = MofProjector(config.dino_config.hidden_size, lm_width, act)
+        if config.mixing == "additive":
+            self.mixed_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+        self.post_init()
+
+
+@MULTIMODAL_REGISTRY.register_processor(
+    MofMultiModalProcessor, info=MofProcessingInfo, dummy_inputs=LlavaDummyInputsBuilder
+)
+class MofForConditionalGenerationVllm(nn.Module, SupportsMultiModal, SupportsPP):
+    @classmethod
+    def get_placeholder_str(cls, modality: str, i: int) -> str | None:
+        if modality.startswith("image"):
+            return IMAGE_TOKEN
+        raise ValueError("MoF models take images only")
+
+    def __init__(self, *, vllm_config: VllmConfig, prefix: str = "") -> None:
+        super().__init__()
+        config: MofConfig = vllm_config.model_config.hf_config
+        self.config = config
+        self.model_config = vllm_config.model_config
+        self.configure_mm_token_handling(
+            vocab_size=config.text_config.vocab_size, mm_token_ids=[config.image_token_id]
+        )
+        with self._mark_tower_model(vllm_config, "image"):
+            self.image_encoder = MofImageEncoder(config).eval()
+        with self._mark_language_model(vllm_config):
+            self.language_model = init_vllm_registered_model(
+                vllm_config=vllm_config,
+                hf_config=config.text_config,
+                prefix=maybe_prefix(prefix, "language_model"),
+            )
+        self.make_empty_intermediate_tensors = self.language_model.make_empty_intermediate_tensors
+
+    def embed_multimodal(self, **kwargs: object) -> MultiModalEmbeddings:
+        pixel_values = kwargs.pop("pixel_values", None)
+        if pixel_values is None:
+            return []
+        size = self.config.image_size
+        inputs = MofImagePixelInputs(
+            pixel_values=pixel_values, resolve_bindings={"h": size, "w": size}
+        )
+        with torch.inference_mode():
+            # (bn, num_image_tokens, lm_width)
+            return self.image_encoder.get_image_features(inputs["pixel_values"])
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None,
+        positions: torch.Tensor,
+        intermediate_tensors: IntermediateTensors | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs: object,
+    ) -> torch.Tensor | IntermediateTensors:
+        if intermediate_tensors is not None:
+            inputs_embeds = None
+        return self.language_model.model(
+            input_ids, positions, intermediate_tensors, inputs_embeds=inputs_embeds
+        )
+
+    def compute_logits(self, hidden_states: torch.Tensor) -> torch.Tensor | None:
+        return self.language_model.compute_logits(hidden_states)
+
+    def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> set[str]:
+        """``language_model.*`` through vLLM's loader of the LM architecture; the image half
+        through transformers from the same checkpoint (see :class:`MofImageEncoder`)."""
+        prefix = "language_model."
+        lm_weights = ((n.removeprefix(prefix), w) for n, w in weights if n.startswith(prefix))
+        loaded = {prefix + name for name in self.language_model.load_weights(lm_weights)}
+        source = MofImageEncoder.from_pretrained(
+            self.model_config.model,
+            config=self.config,
+            revision=self.model_config.revision,
+            dtype=self.model_config.dtype,
+        )
+        self.image_encoder.load_state_dict(source.state_dict())
+        return loaded | {
+            f"image_encoder.{name}" for name, _ in self.image_encoder.named_parameters()
+        }
+
+
+__all__ = [
+    "MofForConditionalGenerationVllm",
+    "MofImageEncoder",
+    "MofMultiModalProcessor",
+    "MofProcessingInfo",
+]

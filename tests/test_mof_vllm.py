@@ -1,0 +1,273 @@
+"""MoF checkpoints through a real vLLM server: parity with transformers, the lmms-eval CLI, and
+the server's lifecycle (marked slow; about 5 server start-ups of ~35 s on 2 CPU cores).
+
+Needs the CPU vLLM environment (``bash .ci/vllm-env``, which .ci/run builds from the lock)::
+
+    MMVP_TEST_VLLM_PYTHON=.venv-vllm/bin/python .venv/bin/python -m pytest tests/test_mof_vllm.py
+
+Without it the tests skip, except in CI (``CI=true``), where they fail. The variable is not
+``MMVP_VLLM_PYTHON`` so that the other tests' ``mof_llava`` runs stay on transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.support.cli import run_evaluation
+from tests.support.mof import images
+
+pytestmark = pytest.mark.slow
+PARITY_MIXINGS = ("interleave", "additive", "clip_only")
+PROMPTS = [
+    "Is the arrow pointing up or down?\n(a) Up\n(b) Down",
+    "Which side is the circle on? Answer with the option's letter from the given choices directly.",
+    "What colour is the square?",
+    "Open or closed?",
+]
+GEN_KWARGS = {"max_new_tokens": 8, "temperature": 0, "until": ["\n\n"]}
+CPU_OPTIONS = {"dtype": "float32", "enforce_eager": True, "gpu_memory_utilization": 0.3}
+CPU_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
+TEST_KEY_ENV = "MMVP_TEST_VLLM_KEY"
+
+
+@pytest.fixture(scope="module")
+def vllm_python() -> str:
+    python = os.environ.get("MMVP_TEST_VLLM_PYTHON")
+    if python and Path(python).is_file():
+        return python
+    message = "no vLLM environment: set MMVP_TEST_VLLM_PYTHON (bash .ci/vllm-env builds one)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_train_dir, tmp_path_factory):
+    """``trained(mixing, steps)``: ``final/`` of a short ``mof_models.train`` run (debug config:
+    tiny towers, Llama with head_dim 64), built once per module."""
+    from mof_models.tiny import build_trained_tiny_mof
+
+    data = synthetic_train_dir.mmvp_dir
+    root = tmp_path_factory.mktemp("mof_vllm")
+
+    def build(mixing: str, steps: int = 4) -> Path:
+        return build_trained_tiny_mof(
+            root / f"{mixing}-{steps}", data / "train.json", data, mixing=mixing, steps=steps,
+            **{"training.disable_tqdm": True, "training.logging_steps": steps},
+        )  # fmt: skip
+
+    return build
+
+
+@pytest.fixture(scope="module", params=PARITY_MIXINGS)
+def served(request, trained, vllm_python):
+    """``(checkpoint, server)``: one server at a time, each mixing's checkpoint."""
+    from model_adapters.vllm_server import VllmServer
+
+    checkpoint = trained(request.param)
+    with VllmServer(str(checkpoint), python=vllm_python, options=CPU_OPTIONS, env=CPU_ENV) as s:
+        yield checkpoint, s
+
+
+def _requests(prompts, gen_kwargs):
+    docs = [{"image": image} for image in images(len(prompts))]
+    requests = [
+        SimpleNamespace(args=(p, dict(gen_kwargs), lambda doc: [doc["image"]], i, "task", "test"))
+        for i, p in enumerate(prompts)
+    ]
+    return requests, {"task": {"test": docs}}
+
+
+def _adapters(checkpoint, server, monkeypatch):
+    from model_adapters.mof_llava import MofTransformersAdapter, MofVllmAdapter
+
+    monkeypatch.setenv(TEST_KEY_ENV, server.api_key)
+    vllm = MofVllmAdapter(
+        str(checkpoint), base_url=server.base_url, api_key_env=TEST_KEY_ENV, use_cache=False,
+        concurrency=4,
+    )  # fmt: skip
+    hf = MofTransformersAdapter(str(checkpoint), device="cpu", dtype="float32")
+    return vllm, hf
+
+
+def test_greedy_answers_equal_transformers(served, monkeypatch):
+    checkpoint, server = served
+    vllm, hf = _adapters(checkpoint, server, monkeypatch)
+    requests, task_dict = _requests(PROMPTS, GEN_KWARGS)
+    vllm.task_dict = hf.task_dict = task_dict
+    answers = vllm.generate_until(requests)
+    assert answers == hf.generate_until(requests)
+    assert all(answers) and vllm.totals["failed"] == 0
+
+
+def test_greedy_tokens_and_first_logprob_equal_transformers(served):
+    """Token ids (not text) and the first token's log-probability, request by request."""
+    import torch
+    from openai import OpenAI
+
+    from model_adapters.api_adapter import encode_png
+    from model_adapters.mof_llava import MofTransformersAdapter
+
+    checkpoint, server = served
+    hf = MofTransformersAdapter(str(checkpoint), device="cpu", dtype="float32")
+    client = OpenAI(base_url=server.base_url, api_key=server.api_key)
+    for prompt, image in zip(PROMPTS, images(len(PROMPTS))):
+        inputs = hf._inputs([prompt], [[image]])
+        with torch.inference_mode():
+            out = hf.model.generate(**inputs, max_new_tokens=6, do_sample=False,
+                                    output_scores=True, return_dict_in_generate=True)  # fmt: skip
+        hf_ids = out.sequences[0, inputs["input_ids"].shape[1] :].tolist()
+        hf_first = out.scores[0][0].log_softmax(-1)[hf_ids[0]].item()
+        url = f"data:image/png;base64,{encode_png(image)}"
+        content = [
+            {"type": "image_url", "image_url": {"url": url}},
+            {"type": "text", "text": prompt},
+        ]
+        reply = client.chat.completions.create(
+            model=str(checkpoint), messages=[{"role": "user", "content": content}],
+            max_completion_tokens=6, temperature=0, logprobs=True,
+            extra_body={"return_tokens_as_token_ids": True, "ignore_eos": False},
+        ).choices[0]  # fmt: skip
+        vllm_ids = [int(t.token.removeprefix("token_id:")) for t in reply.logprobs.content]
+        assert vllm_ids == hf_ids[: len(vllm_ids)] and len(vllm_ids) >= 1
+        assert abs(reply.logprobs.content[0].logprob - hf_first) < 1e-3
+
+
+def test_loglikelihoods_equal_transformers(served, monkeypatch):
+    checkpoint, server = served
+    vllm, hf = _adapters(checkpoint, server, monkeypatch)
+    targets = ["a photo of an arrow pointing up", "a photo of (b) Down", "Open"]
+    requests, task_dict = _requests(["", "Which side?", "Open or closed?"], {})
+    for request, target in zip(requests, targets):
+        request.args = (request.args[0], target, *request.args[2:])
+    vllm.task_dict = hf.task_dict = task_dict
+    scores = vllm.loglikelihood(requests)
+    reference = hf.loglikelihood(requests)
+    for (score, greedy), (ref_score, ref_greedy) in zip(scores, reference):
+        assert abs(score - ref_score) < 1e-3 and greedy == ref_greedy
+
+
+# -------------------------------------------------------------------- lmms-eval end to end
+
+
+def _lmms_eval(checkpoint, output, limit, backend, vllm_python):
+    from lmms_mmvp.demo import lmms_eval_command
+
+    command = lmms_eval_command(checkpoint, "mmvp,mmvp_vlm", output, limit, model="mof_llava")
+    args = command.index("--model_args") + 1
+    command[args] += f",backend={backend}" + (f",vllm_python={vllm_python}" if vllm_python else "")
+    if backend == "vllm":
+        command[args] += f",cache_dir={output / 'cache'}"
+    return command
+
+
+@pytest.fixture(scope="module")
+def e2e_env(synthetic_data):
+    env = {**os.environ, **CPU_ENV, "MMVP_DATA_DIR": str(synthetic_data.mmvp_dir),
+           "MMVP_VLM_DATA_DIR": str(synthetic_data.mmvp_vlm_dir)}  # fmt: skip
+    env.pop("MMVP_PATTERNS_CSV", None)
+    env.pop("MMVP_VLLM_PYTHON", None)
+    return env
+
+
+def test_cli_run_through_vllm_matches_transformers(trained, vllm_python, e2e_env, tmp_path):
+    """``lmms-eval --model mof_llava`` on mmvp and mmvp_vlm: backend=vllm (a server started and
+    stopped by the run) against backend=hf on the same checkpoint."""
+    checkpoint = trained("interleave", steps=30)
+    runs = {}
+    for backend in ("vllm", "hf"):
+        output = tmp_path / backend
+        command = _lmms_eval(checkpoint, output, 40, backend, vllm_python)
+        runs[backend] = run_evaluation(command, output, env=e2e_env, timeout=900)
+    (vllm_data, _, log), (hf_data, _, _) = runs["vllm"], runs["hf"]
+    assert "mof_llava: vllm backend" in log and "vLLM server ready" in log
+    answers = {b: _samples(p, "mmvp", "filtered_resps") for b, (_, p, _) in runs.items()}
+    assert answers["vllm"] == answers["hf"] and len(answers["hf"]) == 40
+    scores = {b: _samples(p, "mmvp_vlm", "resps") for b, (_, p, _) in runs.items()}
+    for vllm_score, hf_score in zip(scores["vllm"], scores["hf"], strict=True):
+        assert abs(_score(vllm_score) - _score(hf_score)) < 1e-3
+    for task in ("mmvp", "mmvp_vlm"):
+        assert vllm_data["results"][task] == hf_data["results"][task]
+    assert vllm_data["results"]["mmvp"]["mmvp_failed_requests,none"] == 0
+
+
+def _samples(results_file: Path, task: str, field: str) -> list:
+    (path,) = results_file.parent.glob(f"*_samples_{task}.jsonl")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [row[field] for row in sorted(rows, key=lambda r: r["doc_id"])]
+
+
+def _score(response) -> float:
+    from mmvp_tasks.vlm_harness import loglikelihood_score
+
+    while isinstance(response, list):
+        response = response[0]
+    return loglikelihood_score(response)
+
+
+# -------------------------------------------------------------------- lifecycle
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_until_gone(pgid: int, timeout_s: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _group_alive(pgid):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_bad_checkpoint_gives_the_log_tail_and_leaves_no_process(tmp_path, vllm_python):
+    from model_adapters.vllm_server import VllmServer, VllmServerError
+
+    (tmp_path / "config.json").write_text('{"model_type": "mof_llava", "mixing": "blend"}')
+    server = VllmServer(str(tmp_path), python=vllm_python, options=CPU_OPTIONS, env=CPU_ENV)
+    with pytest.raises(VllmServerError, match=r"exited with code \d+ before it was ready") as err:
+        server.start()
+    assert "mixing must be one of" in str(err.value)  # the server's own error, from its log
+    assert server.process is None and _wait_until_gone(server.pid)
+
+
+def test_killed_lmms_eval_leaves_no_server(trained, vllm_python, e2e_env, tmp_path):
+    """SIGKILL to lmms-eval once its server is ready: the kernel stops the server (parent-death
+    signal) and the server stops its engine processes."""
+    command = _lmms_eval(trained("interleave"), tmp_path / "out", 4, "vllm", vllm_python)
+    log_path = tmp_path / "lmms_eval.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=e2e_env, stdout=log, stderr=subprocess.STDOUT)
+    server_pid = None
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and process.poll() is None:
+            text = log_path.read_text(errors="replace")
+            found = re.search(r"vLLM server pid (\d+)", text)
+            server_pid = int(found.group(1)) if found else None
+            if server_pid and "vLLM server ready" in text:
+                break
+            time.sleep(1)
+        assert server_pid and process.poll() is None, log_path.read_text()[-3000:]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert _wait_until_gone(server_pid), "the vLLM server outlived the killed lmms-eval"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if server_pid and _group_alive(server_pid):
+            os.killpg(server_pid, signal.SIGKILL)  # the group this test started, by its id
