@@ -122,6 +122,8 @@ class _LabelForms:
             r"|\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b|\s+(?:because|since)\b)"
         )
         self.capitals = "|".join(re.escape(s.upper()) for s in shown if s.isalpha())
+        written = "|".join(filter(None, (self.alt, self.capitals)))
+        self.listed = rf"(?:^|[\s,;])[(\[]?({written})[).:](?=\s)"  # an option list: "A) ..."
 
     def data_label(self, written: str) -> str:
         return self.to_data[written.lower()]
@@ -151,9 +153,14 @@ def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) 
     # "The answer is B." outranks option lines of an explanation ("A. Open: wrong, ...").
     matches = list(re.finditer(after_answer, text))
     if not matches:
-        matches = list(re.finditer(line_start, text))
-        if not any(_decides(m, text) for m in matches):
+        lines = list(re.finditer(line_start, text))
+        if not any(_decides(m, text) for m in lines):
             return set()  # "1. The left wing ..." in a list is not an answer on its own
+        # Other option lines contradict only when they echo their option ("A. Open\nB. Closed"),
+        # not when an explanation starts with a label ("B\n\n(A) would mean open wings").
+        matches = [
+            m for m in lines if _decides(m, text) or _echoes_own_option(m, text, labels, options)
+        ]
     stated: set[str] = set()
     for match in matches:
         label = labels.data_label(match[1])
@@ -172,6 +179,11 @@ def _decides(match: re.Match, text: str) -> bool:
     return first_line or alone or bool(re.search(r"(?i)answer|option|choice", match[0]))
 
 
+def _echoes_own_option(match: re.Match, text: str, labels: _LabelForms, options) -> bool:
+    rest = re.sub(r"^[\s.:;,)\]\-–—]+", "", _rest_of_line(text, match.end()))
+    return _echoed_options(_words(rest), options) == {labels.data_label(match[1])}
+
+
 def _rest_of_line(text: str, start: int) -> str:
     end = text.find("\n", start)
     return text[start : end if end >= 0 else len(text)]
@@ -180,7 +192,8 @@ def _rest_of_line(text: str, start: int) -> str:
 def _contradictions(label: str, rest: str, labels: _LabelForms, options) -> set[str]:
     """Other labels a stated label's own line points at: the options echoed back ("(a) Open (b)
     Closed", "A or B"), or the other option's text right after the label ("B. Open")."""
-    found = _labels_in_passing(rest, labels) - {label}
+    listed = {labels.data_label(m) for m in re.findall(labels.listed, rest)}  # "A) Open, B) Closed"
+    found = (_labels_in_passing(rest, labels) | listed) - {label}
     words = _words(re.sub(r"^[\s.:;,)\]\-–—]+", "", rest))
     echoed = _echoed_options(words, options)
     if echoed and label not in echoed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -257,6 +258,8 @@ def test_a_stated_label_is_read_whatever_follows(index, response, expected):
         (1, "The wings are closed.\nA. The left wing is folded.", "b"),
         (1, "The wings are open.\nA. Open\nB. Closed", "a"),
         (1, "A: Open - the wings would be spread.\nB: Closed - the wings are folded.", None),
+        (1, "A) Open, B) Closed. The wings are closed.", None),
+        (1, "B\n\n(A) would mean the wings are spread.", "b"),
     ],
 )
 def test_a_label_is_contradicted_only_in_its_own_clause(index, response, expected):
@@ -550,6 +553,8 @@ def test_llava_style_sentences(index, response, expected):
         (153, "2", "2"),
         (117, "2.5 eyes", None),
         (1, "Answer:\n2", "2"),
+        (1, "1. Open, 2. Closed", None),
+        (1, "2\n\n(1) would mean open wings.", "2"),
         # a numbered explanation is not an answer
         (1, "The wings are closed.\n1. The left wing is folded.", "2"),
         (
@@ -575,6 +580,18 @@ def test_symbol_change_answers(index, response, expected):
 )
 def test_option_swap_answers(index, response, expected):
     assert _read(index, response, ablations.swap_options) == expected
+
+
+def test_no_response_breaks_the_extractor():
+    """Odd mixes of labels, brackets and markup on every real question and variant: a reading
+    or None, never an exception."""
+    rng = random.Random(0)
+    pieces = [*"ab AB12()[].:,;!?-\n*$\\{}'\"", "boxed", "answer", "is", "not", "or", "one", "open"]
+    for index in _ROWS:
+        for transform in (None, ablations.change_symbols, ablations.swap_options):
+            for _ in range(5):
+                response = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+                assert _read(index, response, transform) in {None, "a", "b", "1", "2"}
 
 
 def test_every_real_question_keeps_a_stated_label_and_rejects_a_hedge():
