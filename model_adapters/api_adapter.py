@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from mmvp_tasks.markers import failed_response, refused_response
 from model_adapters.api_engine import (
+    AuthenticationError,
     EngineSettings,
     Failure,
     Reply,
@@ -113,6 +114,20 @@ class APIAdapter(lmms):
     def _endpoint(self) -> str:
         """Where requests go; part of the cache key (the same model name elsewhere differs)."""
         raise NotImplementedError
+
+    def _credentials(self) -> str:
+        """Where the credentials come from, for the message when the provider rejects them."""
+        raise NotImplementedError
+
+    def rejected_credentials(self, status: int) -> AuthenticationError:
+        """The error ``_send`` raises on HTTP 401/403: it stops the run. It names the model,
+        endpoint and credential source, never the key, and leaves out the provider's error body
+        (which may echo part of the key)."""
+        return AuthenticationError(
+            f"HTTP {status}: the {self.provider} API rejected the credentials from "
+            f"{self._credentials()} for model {self.model} at {self._endpoint()}. The run stopped: "
+            "fix the credentials and run again (answers already received are cached)."
+        )
 
     # lmms-eval interface --------------------------------------------------------------------
 

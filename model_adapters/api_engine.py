@@ -9,6 +9,9 @@
   re-run costs nothing. Only answers and refusals are cached, never failures.
 - A request that still fails after its retries comes back as :class:`Failure`; the adapter turns it
   into a failed response, which the tasks count and never score.
+- A rejected key (:class:`AuthenticationError`, HTTP 401/403) stops the whole run: every later
+  request would fail the same way. Ctrl-C stops it at once too: queued requests are cancelled and
+  none is sent after it; requests already in flight finish (and are cached).
 
 Nothing here knows a provider: an adapter passes a ``send(payload) -> Reply`` function that raises
 :class:`RetryableError` or :class:`FatalError`.
@@ -56,7 +59,12 @@ class RetryableError(Exception):
 
 
 class FatalError(Exception):
-    """Retrying cannot help (bad request, authentication, unknown model)."""
+    """Retrying cannot help (bad request, unknown model)."""
+
+
+class AuthenticationError(FatalError):
+    """The provider rejected the credentials (401/403): no request of the run can succeed.
+    Its message must not quote the provider's error body."""
 
 
 @dataclass(frozen=True)
@@ -150,27 +158,47 @@ class RequestEngine:
         """Answer requests ``0 .. count-1``, in order. Payloads are built inside the workers, so
         image encoding overlaps with requests in flight. ``on_done(i, outcome, from_cache)``."""
         outcomes: list[Reply | Failure | None] = [None] * count
+        stop = threading.Event()  # set by Ctrl-C or a rejected key: send nothing more
 
         def work(i: int) -> None:
+            if stop.is_set():
+                return
             payload = build_payload(i)
             key = request_key(namespace, payload)
             cached = self.cache.get(key) if self.cache is not None else None
-            outcome = cached or self._attempt(payload, send)
+            try:
+                outcome = cached or self._attempt(payload, send, stop)
+            except AuthenticationError:
+                stop.set()
+                raise
             if cached is None and isinstance(outcome, Reply) and self.cache is not None:
                 self.cache.put(key, outcome)
             outcomes[i] = outcome
             if on_done:
                 on_done(i, outcome, cached is not None)
 
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency)) as pool:
-            for future in [pool.submit(work, i) for i in range(count)]:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency))
+        futures = [pool.submit(work, i) for i in range(count)]
+        try:
+            for future in futures:
                 future.result()
+        except BaseException as err:  # KeyboardInterrupt included
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            cancelled = sum(f.cancelled() for f in futures)
+            logger.warning("%s: stopped; %d queued request(s) cancelled", _why(err), cancelled)
+            raise
+        pool.shutdown()
         return outcomes
 
-    def _attempt(self, payload: dict, send: Callable[[dict], Reply]) -> Reply | Failure:
+    def _attempt(
+        self, payload: dict, send: Callable[[dict], Reply], stop: threading.Event
+    ) -> Reply | Failure:
         for attempt in range(self.settings.max_retries + 1):
             try:
                 return send(payload)
+            except AuthenticationError:
+                raise
             except FatalError as err:
                 return Failure(f"{err}", attempt + 1)
             except RetryableError as err:
@@ -178,5 +206,15 @@ class RequestEngine:
                     return Failure(f"{err} (after {attempt + 1} attempts)", attempt + 1)
                 delay = backoff_delay(attempt + 1, self.settings, err.retry_after_s)
                 logger.debug("retryable error (%s); retrying in %.2fs", err, delay)
-                time.sleep(delay)
+                if pause(delay, stop):  # stopped while backing off: no retry
+                    return Failure("run stopped", attempt + 1)
         raise AssertionError("unreachable")
+
+
+def pause(seconds: float, stop: threading.Event) -> bool:
+    """Wait before a retry; wakes at once, returning True, when the run stops."""
+    return stop.wait(seconds)
+
+
+def _why(err: BaseException) -> str:
+    return "interrupted" if isinstance(err, KeyboardInterrupt) else type(err).__name__

@@ -20,6 +20,7 @@ from model_adapters.api_adapter import APIAdapter, as_bool, encode_png
 from model_adapters.api_engine import FatalError, Reply, RetryableError, parse_retry_after
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+AUTH_STATUS = {401, 403}
 SAFETY_FINISH_REASONS = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY"}
 
 
@@ -69,6 +70,11 @@ class GeminiAdapter(APIAdapter):
     def _endpoint(self) -> str:
         return self.base_url or ("vertexai" if self.vertexai else "gemini-api")
 
+    def _credentials(self) -> str:
+        if self.vertexai:
+            return "Google Cloud application default credentials"
+        return f"${self.api_key_env} (else $GOOGLE_API_KEY)"
+
     def _payload(self, prompt: str, images: list, gen_kwargs: dict) -> dict:
         until = gen_kwargs.get("until")
         config = {
@@ -99,6 +105,8 @@ class GeminiAdapter(APIAdapter):
                 config=types.GenerateContentConfig(**payload["config"]),
             )
         except errors.APIError as err:
+            if err.code in AUTH_STATUS:
+                raise self.rejected_credentials(err.code) from None
             message = f"HTTP {err.code}: {str(err)[:300]}"
             if err.code in RETRYABLE_STATUS:
                 headers = getattr(err.response, "headers", None)

@@ -18,6 +18,7 @@ from model_adapters.api_adapter import APIAdapter, encode_png
 from model_adapters.api_engine import FatalError, Reply, RetryableError, parse_retry_after
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+AUTH_STATUS = {401, 403}
 
 
 class OpenAIChatAdapter(APIAdapter):
@@ -55,6 +56,9 @@ class OpenAIChatAdapter(APIAdapter):
     def _endpoint(self) -> str:
         return self.base_url
 
+    def _credentials(self) -> str:
+        return f"${self.api_key_env}"
+
     def _payload(self, prompt: str, images: list, gen_kwargs: dict) -> dict:
         content = [
             {
@@ -86,6 +90,8 @@ class OpenAIChatAdapter(APIAdapter):
         try:
             completion = self.client.chat.completions.create(**payload)
         except openai.APIStatusError as err:
+            if err.status_code in AUTH_STATUS:
+                raise self.rejected_credentials(err.status_code) from None
             message = f"HTTP {err.status_code}: {_short(err)}"
             if err.status_code in RETRYABLE_STATUS:
                 raise RetryableError(message, parse_retry_after(err.response.headers)) from None

@@ -190,7 +190,7 @@ def test_gemini_request_shape(tmp_path):
 
 def test_retry_after_is_honoured(monkeypatch):
     delays = []
-    monkeypatch.setattr(api_engine.time, "sleep", delays.append)
+    monkeypatch.setattr(api_engine, "pause", lambda seconds, stop: delays.append(seconds))
     attempts = iter([RetryableError("429", retry_after_s=7.0), None])
 
     def send(payload):

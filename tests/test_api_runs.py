@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from lmms_mmvp.demo import lmms_eval_command
 from tests.support.cli import run_evaluation
-from tests.support.fake_api import FakeAPIServer, completion
+from tests.support.fake_api import FakeAPIServer, completion, gemini_reply
 
 KEY = "test-key-123"
 
@@ -76,3 +79,91 @@ def test_lmms_eval_use_cache_is_refused_with_one_clear_message(synthetic_data, t
     assert "model args use_cache=true, cache_dir=DIR" in log
     assert not server.requests
     assert not list((tmp_path / "out").rglob("*_results.json"))
+
+
+PROVIDER_BODY = "Incorrect API key provided: test-k***-123 (provider detail)"
+
+
+def rejecting(kind: str):
+    """A server that rejects every request's credentials, with a provider error body."""
+    status = 401 if kind == "openai" else 403
+    error = {"error": {"code": status, "message": PROVIDER_BODY, "status": "PERMISSION_DENIED"}}
+    return lambda path, body: (status, error, None)
+
+
+@pytest.mark.parametrize("kind", ["openai", "gemini"])
+def test_a_rejected_key_stops_the_run_with_one_clear_message(kind, tmp_path, monkeypatch):
+    from model_adapters.api_engine import AuthenticationError
+    from tests.support.api_requests import build_adapter, make_requests
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    with FakeAPIServer(rejecting(kind)) as server:
+        url = server.base_url if kind == "openai" else server.url
+        adapter = build_adapter(kind, url, str(tmp_path), concurrency=2, backoff_s=0.01)
+        requests, adapter.task_dict = make_requests(50)
+        with pytest.raises(AuthenticationError) as raised:
+            adapter.generate_until(requests)
+    message = str(raised.value)
+    assert "rejected the credentials from $" in message and "The run stopped" in message
+    assert PROVIDER_BODY not in message and KEY not in message
+    assert len(server.requests) <= 2  # only what was in flight: no retries, nothing queued sent
+
+
+@pytest.mark.slow
+def test_a_rejected_key_stops_an_lmms_eval_run_and_writes_no_samples(synthetic_data, tmp_path):
+    with FakeAPIServer(rejecting("openai")) as server:
+        command = api_command(server, tmp_path / "out", tmp_path / "cache", limit=40)
+        completed = subprocess.run(
+            command, env=api_env(synthetic_data.mmvp_dir), capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+    log = completed.stdout + completed.stderr
+    assert "HTTP 401: the openai API rejected the credentials from $OPENAI_API_KEY" in log, log
+    assert PROVIDER_BODY not in log
+    assert len(server.requests) <= 16  # the default concurrency: nothing sent after the 401
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert not [p for p in written if PROVIDER_BODY.encode() in p.read_bytes()]
+    assert not list((tmp_path / "out").rglob("*_results.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["openai", "gemini"])
+def test_ctrl_c_cancels_queued_requests_and_sends_none_after(kind, tmp_path):
+    release = threading.Event()
+
+    def respond(path, body):
+        release.wait(60)  # hold every request until the client has handled Ctrl-C
+        return 200, completion("A") if kind == "openai" else gemini_reply("A"), None
+
+    with FakeAPIServer(respond) as server:
+        url = server.base_url if kind == "openai" else server.url
+        driver = [sys.executable, "-m", "tests.support.api_requests", kind, url]
+        child = subprocess.Popen(
+            [*driver, str(tmp_path / "cache"), "100"], env={**os.environ, "OPENAI_API_KEY": KEY,
+            "GEMINI_API_KEY": KEY}, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        stderr: list[str] = []
+        threading.Thread(target=lambda: stderr.extend(child.stderr), daemon=True).start()
+        try:
+            _wait_for(lambda: len(server.requests) == 4)  # the driver's concurrency
+            child.send_signal(signal.SIGINT)
+            _wait_for(lambda: "interrupted: stopped" in "".join(stderr))
+            at_signal = len(server.requests)
+            release.set()  # in-flight requests may finish now; queued ones must not be sent
+            child.wait(timeout=60)
+        finally:
+            release.set()
+            if child.poll() is None:
+                child.kill()
+    log = "".join(stderr)
+    assert "96 queued request(s) cancelled" in log, log
+    assert at_signal == len(server.requests) == 4, "requests were sent after Ctrl-C"
+    assert child.returncode != 0
+
+
+def _wait_for(condition, timeout_s: float = 60) -> None:
+    deadline = time.time() + timeout_s
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
