@@ -5,8 +5,10 @@ has no task entry point, and its built-in task folder wins over ``--include_path
 ships a task named ``mmvp``). lmms-eval loads model entry points when ``lmms_eval.models`` is
 imported, before any ``TaskManager`` is built, so :func:`lmms_eval_plugin` (our entry point)
 installs the one hook this package needs: ``TaskManager.initialize_tasks`` additionally indexes
-``mmvp_tasks/tasks`` and lets those tasks take precedence. ``tests/test_registration.py`` fails
-if an lmms-eval upgrade breaks it.
+``mmvp_tasks/tasks``; on a name clash a user's ``--include_path`` task wins over ours, and ours
+win over the built-ins. ``tests/test_registration.py`` fails if an lmms-eval upgrade breaks it.
+Only processes that import ``lmms_eval.models`` load the entry point: ``lmms-eval tasks list``
+and a bare ``TaskManager()`` do not, and then see the built-in ``mmvp`` only.
 
 It also refuses lmms-eval's ``--use_cache`` for this package's tasks (:func:`install_cache_guard`):
 that cache would store failed requests as answers, and its key does not see the data directory.
@@ -34,7 +36,8 @@ def lmms_eval_plugin():
 
 
 def install_task_hook() -> None:
-    """Make every ``TaskManager`` index this package's tasks, ours winning on name clashes.
+    """Make every ``TaskManager`` index this package's tasks: built-ins < ours < the user's
+    ``include_path`` on name clashes (lmms-eval alone lets built-ins win over everything).
 
     Safe to call twice. Importing ``lmms_eval.tasks`` costs nothing here: lmms-eval loaded it.
     """
@@ -46,12 +49,13 @@ def install_task_hook() -> None:
 
     @functools.wraps(original)
     def initialize_tasks(self, include_path=None, include_defaults=True):
-        index = original(self, include_path=include_path, include_defaults=include_defaults)
+        builtin = original(self, include_path=None, include_defaults=include_defaults)
         ours = self._get_task_and_group(str(TASKS_DIR))
-        shadowed = sorted(name for name in ours if name in index)
+        users = original(self, include_path=include_path, include_defaults=False)
+        shadowed = sorted(name for name in ours if name in builtin and name not in users)
         if shadowed and not _announced:
             _announce(shadowed)
-        return {**index, **ours}
+        return {**builtin, **ours, **users}
 
     setattr(initialize_tasks, _HOOK_MARKER, True)
     TaskManager.initialize_tasks = initialize_tasks

@@ -106,3 +106,27 @@ def test_lmms_eval_response_cache_is_refused_for_package_tasks(
         ResponseCache.create(str(tmp_path / "cache"), task_dict=tasks)
     other = ResponseCache.create(str(tmp_path / "cache"), task_dict={})  # other tasks keep it
     other.close()
+
+
+def test_a_users_include_path_task_wins_over_the_plugins(task_manager, tmp_path):
+    from lmms_eval.tasks import TaskManager
+
+    user_yaml = tmp_path / "my_tasks" / "mmvp.yaml"
+    user_yaml.parent.mkdir()
+    user_yaml.write_text(
+        "task: mmvp\ndataset_path: json\ntest_split: train\noutput_type: generate_until\n"
+        'doc_to_text: "{{Question}}"\ndoc_to_target: "{{Answer}}"\n'
+    )
+    index = TaskManager(include_path=str(user_yaml.parent)).task_index
+    assert Path(index["mmvp"]["yaml_path"]) == user_yaml  # the user's own task
+    assert Path(index["mmvp_official"]["yaml_path"]).parent == TASKS_DIR / "mmvp"  # ours stay
+
+
+def test_results_of_the_builtin_mmvp_are_refused():
+    from lmms_mmvp.results import ResultsError, task_scores
+
+    builtin = {"results": {"mmvp": {"mmvp_pair_accuracy,none": 0.3, "mmvp_accuracy,none": 0.6}}}
+    with pytest.raises(ResultsError, match="lmms-eval's built-in one"):
+        task_scores(builtin, "mmvp")
+    ours = {"mmvp_provenance,none": {"answer_key": "corrected"}}
+    assert task_scores({"results": {"mmvp": {**builtin["results"]["mmvp"], **ours}}}, "mmvp")
