@@ -192,9 +192,10 @@ def test_cli_run_through_vllm_matches_transformers(trained, vllm_python, e2e_env
     assert "mof_llava: vllm backend" in log and "vLLM server ready" in log
     answers = {b: _samples(p, "mmvp", "filtered_resps") for b, (_, p, _) in runs.items()}
     assert answers["vllm"] == answers["hf"] and len(answers["hf"]) == 40
-    scores = {b: _samples(p, "mmvp_vlm", "resps") for b, (_, p, _) in runs.items()}
-    for vllm_score, hf_score in zip(scores["vllm"], scores["hf"], strict=True):
-        assert abs(_score(vllm_score) - _score(hf_score)) < 1e-3
+    scores = {b: _samples(p, "mmvp_vlm", "mmvp_vlm_average") for b, (_, p, _) in runs.items()}
+    assert len(scores["hf"]) == 40
+    for vllm_record, hf_record in zip(scores["vllm"], scores["hf"], strict=True):
+        assert abs(vllm_record["match_score"] - hf_record["match_score"]) < 1e-3
     for task in ("mmvp", "mmvp_vlm"):
         assert vllm_data["results"][task] == hf_data["results"][task]
     assert vllm_data["results"]["mmvp"]["mmvp_failed_requests,none"] == 0
@@ -204,14 +205,6 @@ def _samples(results_file: Path, task: str, field: str) -> list:
     (path,) = results_file.parent.glob(f"*_samples_{task}.jsonl")
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     return [row[field] for row in sorted(rows, key=lambda r: r["doc_id"])]
-
-
-def _score(response) -> float:
-    from mmvp_tasks.vlm_harness import loglikelihood_score
-
-    while isinstance(response, list):
-        response = response[0]
-    return loglikelihood_score(response)
 
 
 # -------------------------------------------------------------------- lifecycle
