@@ -23,8 +23,9 @@ TOKENIZER_CORPUS = (  # the tiny tokenizers' training text
 )
 
 
-def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True):
-    """A byte-level BPE trained on a small corpus, left-padded, with the ``<image>`` token.
+def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True, corpus: str = ""):
+    """A byte-level BPE trained on a small built-in corpus plus ``corpus`` (e.g. the training
+    prompts, so that their words become single tokens), left-padded, with the ``<image>`` token.
 
     ``image_token_attribute=False`` leaves out the tokenizer's ``image_token`` attribute (the token
     stays in the vocabulary): InstructBLIP's processor sets its own and fails on a string one.
@@ -40,7 +41,7 @@ def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True
         special_tokens=["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    bpe.train_from_iterator([TOKENIZER_CORPUS] * 4, trainer)
+    bpe.train_from_iterator([TOKENIZER_CORPUS] * 4 + corpus.splitlines(), trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         bos_token="<s>",
@@ -105,15 +106,25 @@ def tiny_mof_processor(config, tokenizer=None):
 
 
 def build_tiny_mof(
-    mixing: str = "interleave", *, seed: int = 0, image_size: int = 32, tokenizer=None, **kw
+    mixing: str = "interleave",
+    *,
+    seed: int = 0,
+    image_size: int = 32,
+    tokenizer=None,
+    tokenizer_corpus: str | None = None,
+    vocab_size: int = 400,
+    **kw,
 ):
     """``(model, processor)``: a random tiny MoF model (eval mode) and its processor;
-    ``tokenizer`` defaults to :func:`build_tokenizer`'s."""
+    ``tokenizer`` defaults to :func:`build_tokenizer`'s, trained with ``vocab_size`` entries and
+    the text file ``tokenizer_corpus`` when given."""
     import torch
 
     from mof_models.modeling_mof import MofForConditionalGeneration
 
-    tokenizer = tokenizer or build_tokenizer()
+    if tokenizer is None:
+        corpus = Path(tokenizer_corpus).read_text(encoding="utf-8") if tokenizer_corpus else ""
+        tokenizer = build_tokenizer(vocab_size, corpus=corpus)
     config = tiny_mof_config(mixing, image_size=image_size, tokenizer=tokenizer, **kw)
     torch.manual_seed(seed)
     model = MofForConditionalGeneration(config).eval()
@@ -143,10 +154,11 @@ def build_trained_tiny_mof(
     *,
     mixing: str = "interleave",
     steps: int = 20,
+    config: str = "tiny_debug.yaml",
     **overrides,
 ) -> Path:
-    """Train a tiny MoF with the debug config on LLaVA-format data; return ``workdir/final``
-    (reused if present). ``overrides`` are extra ``--set`` style config keys."""
+    """Train a tiny MoF with ``config`` (of ``mof_models/configs``) on LLaVA-format data; return
+    ``workdir/final`` (reused if present). ``overrides`` are extra ``--set`` style config keys."""
     from mof_models.checkpoints import FINAL_DIR
     from mof_models.train import train
     from mof_models.train_config import load_config
@@ -155,8 +167,8 @@ def build_trained_tiny_mof(
     final = workdir / FINAL_DIR
     if (final / "config.json").is_file():
         return final
-    config = load_config(
-        Path(__file__).parent / "configs" / "tiny_debug.yaml",
+    settings = load_config(
+        Path(__file__).parent / "configs" / config,
         overrides={
             "model.tiny.mixing": mixing,
             "data.json": str(train_json),
@@ -167,4 +179,4 @@ def build_trained_tiny_mof(
             **overrides,
         },
     )
-    return train(config)
+    return train(settings)
