@@ -2,6 +2,7 @@
 
 mmvp synth --out DIR       write the offline synthetic MMVP / MMVP-VLM data set
 mmvp demo                  synthetic data + tiny model -> lmms-eval CLI -> results table
+mmvp tasks                 this package's lmms-eval tasks (``lmms-eval tasks list`` cannot see them)
 mmvp correlate --encoder [NAME=]RESULTS --mllm NAME=RESULTS    Pearson r + chart
 mmvp mine --images DIR --out DIR    mine CLIP-blind pairs (CLIP similar, DINOv2 different)
 mmvp report add|leaderboard|compare|ablation    verified entries, leaderboard, comparisons
@@ -40,6 +41,18 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _tasks(args: argparse.Namespace) -> int:
+    from loguru import logger
+
+    from lmms_mmvp.plugin import plugin_tasks
+
+    logger.remove()  # lmms-eval logs every file it indexes
+    logger.add(sys.stderr, level="WARNING")
+    for name, entry in sorted(plugin_tasks().items()):
+        print(f"{name:24} {entry['type']:6} {entry['yaml_path']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmvp", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="training steps")
     demo.set_defaults(run=_demo)
+
+    tasks = commands.add_parser("tasks", help="list this package's lmms-eval tasks and groups")
+    tasks.set_defaults(run=_tasks)
 
     correlate.add_parser(commands)
     mining.add_parser(commands)

@@ -117,3 +117,21 @@ def _announce(shadowed: list[str]) -> None:
         f"lmms-mmvp: using this plugin's task(s) {', '.join(shadowed)} from {TASKS_DIR} instead "
         "of lmms-eval's built-in one(s) (same metric names and default prompt)"
     )
+
+
+def plugin_tasks() -> dict[str, dict]:
+    """This package's tasks and groups as lmms-eval indexes them (``mmvp tasks``).
+
+    ``lmms-eval tasks list`` cannot show them: it builds a ``TaskManager`` without loading any
+    plugin code, and lmms-eval 0.7 offers plugins no hook there.
+    """
+    from lmms_eval.tasks import TaskManager
+
+    install_task_hook()
+    index = TaskManager().task_index
+    return {name: entry for name, entry in index.items() if _is_ours(entry)}
+
+
+def _is_ours(entry: dict) -> bool:
+    path = entry.get("yaml_path")
+    return isinstance(path, str) and Path(path).is_relative_to(TASKS_DIR)

@@ -130,3 +130,19 @@ def test_results_of_the_builtin_mmvp_are_refused():
         task_scores(builtin, "mmvp")
     ours = {"mmvp_provenance,none": {"answer_key": "corrected"}}
     assert task_scores({"results": {"mmvp": {**builtin["results"]["mmvp"], **ours}}}, "mmvp")
+
+
+def test_mmvp_tasks_lists_every_task_of_the_package():
+    from lmms_mmvp.plugin import plugin_tasks
+
+    listed = plugin_tasks()
+    assert set(listed) == {
+        "mmvp",
+        "mmvp_ablation",
+        "mmvp_official",
+        "mmvp_option_swap",
+        "mmvp_symbol_change",
+        "mmvp_vlm",
+    }
+    assert listed["mmvp_ablation"]["type"] == "group"
+    assert all(Path(e["yaml_path"]).is_relative_to(TASKS_DIR) for e in listed.values())
