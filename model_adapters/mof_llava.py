@@ -146,6 +146,9 @@ class MofVllmAdapter(OpenAIChatAdapter):
         if base_url is None:
             from model_adapters.vllm_server import VllmServer
 
+            vllm_python = vllm_python or find_vllm_python(None)[0]
+            if vllm_python is None:
+                raise ValueError("no vLLM environment: pass vllm_python= or base_url=")
             options, env = server_options(
                 dtype, tensor_parallel_size, max_model_len, gpu_memory_utilization, enforce_eager
             )

@@ -105,8 +105,16 @@ def test_greedy_answers_equal_transformers(served, monkeypatch):
     requests, task_dict = _requests(PROMPTS, GEN_KWARGS)
     vllm.task_dict = hf.task_dict = task_dict
     answers = vllm.generate_until(requests)
-    assert answers == hf.generate_until(requests)
+    assert [_complete_characters(a) for a in hf.generate_until(requests)] == answers
     assert all(answers) and vllm.totals["failed"] == 0
+
+
+def _complete_characters(text: str) -> str:
+    """Text without a trailing run of U+FFFD. A barely trained byte-level model can end on
+    tokens that are part of a UTF-8 character: transformers decodes each as U+FFFD, vLLM's
+    incremental detokenizer holds them back and never emits them. The token ids are equal (next
+    test); real answers are complete characters."""
+    return text.rstrip("\ufffd")
 
 
 def test_greedy_tokens_and_first_logprob_equal_transformers(served):
