@@ -79,12 +79,14 @@ def task_scores(results: dict, task: str) -> dict:
 def format_pattern_table(results: dict, tasks: list[str]) -> str:
     """Pair accuracy per visual pattern (rows) and task (columns)."""
     columns = [task_scores(results, task) for task in tasks]
-    width = max(len(p.name) for p in PATTERNS)
-    lines = ["pair acc by pattern".ljust(width) + " | " + " | ".join(tasks)]
+    first = max(len(p.name) for p in PATTERNS)
+    widths = [max(len(task), 6) for task in tasks]
+    header = ["pair acc by pattern".ljust(first), *(t.ljust(w) for t, w in zip(tasks, widths))]
+    lines = [" | ".join(header)]
     for p in PATTERNS:
         metric = f"mmvp_pair_accuracy_{p.slug}_unofficial,none"
-        cells = [_fmt(scores.get(metric)).ljust(len(t)) for scores, t in zip(columns, tasks)]
-        lines.append(p.name.ljust(width) + " | " + " | ".join(cells))
+        cells = [_fmt(scores.get(metric)).ljust(w) for scores, w in zip(columns, widths)]
+        lines.append(" | ".join([p.name.ljust(first), *cells]))
     return "\n".join(lines)
 
 
