@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_api_adapters import mmvp_requests  # noqa: E402
+from tests.support.mmvp_requests import mmvp_requests  # noqa: E402
 
 
 def build_checkpoint(out_dir: Path, mixing: str) -> tuple[Path, int]:
