@@ -101,6 +101,7 @@ def test_two_process_data_parallel_smoke(tmp_path, synthetic_train_dir):
 _ZERO3_MIXED_RUN = """
 import os, sys
 import deepspeed
+import torch
 from mof_models.data import MofDataCollator, build_dataset
 from mof_models.tiny import build_tiny_mof
 from mof_models.train import configure_trainable
@@ -125,6 +126,8 @@ for step in range(2):
     engine.backward(engine(**batch).loss)
     engine.step()
 print(f"rank {rank}: 2 steps", flush=True)
+engine.destroy()  # an orderly teardown: gloo aborts at exit when its group is left alive
+torch.distributed.destroy_process_group()
 """
 
 
