@@ -11,7 +11,9 @@ are therefore exactly the pairs an exact search must report.
 
 Each measurement runs in its own child process, so its peak RSS (``ru_maxrss``) is its own; the
 RSS after generating the data is reported too (the embeddings themselves: N x 1792 x 4 bytes).
-Wall time covers the search only (index build, queries, DINOv2 rescoring), not the generation.
+Wall and CPU time (user + system, all threads) cover the search only (index build, queries,
+DINOv2 rescoring), not the generation; ``load`` is the 1-minute load average at the end (the 2
+cores are shared: wall time on a busy machine overstates the search's own cost).
 Methods: ``numpy`` (both N x N similarity matrices, thresholded: the straightforward baseline, run
 only up to ``--baseline-max``), ``flat`` (exact FAISS search, up to ``--flat-max``), ``ivf`` (the
 default above 50k vectors). Recall = planted pairs found / planted pairs; ``extra`` = reported
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -59,13 +62,13 @@ def measure(n: int, method: str, nprobe: int, projection: int, seed: int) -> dic
         nprobe=nprobe,
         projection_dim=projection or None,
     )
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_s()
     if method == "numpy":
         found = numpy_all_pairs(clip, dino, config)
     else:
         result = find_clip_blind_pairs(clip, dino, config)
         found = np.stack([result.first, result.second], axis=1)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu_s() - cpu_start
     planted_keys, found_keys = set(map(tuple, planted.tolist())), set(map(tuple, found.tolist()))
     return {
         "n": n,
@@ -73,6 +76,8 @@ def measure(n: int, method: str, nprobe: int, projection: int, seed: int) -> dic
         "nprobe": nprobe if method == "ivf" else "",
         "dims": (projection or clip.shape[1]) if method == "ivf" else clip.shape[1],
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 1),
+        "load": round(os.getloadavg()[0], 1),  # other processes share the 2 cores
         "data_mib": round(data_rss),
         "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "planted": len(planted_keys),
@@ -83,6 +88,12 @@ def measure(n: int, method: str, nprobe: int, projection: int, seed: int) -> dic
 
 def planted_count(n: int) -> int:
     return max(100, min(1000, n // 20))
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_mib() -> float:
@@ -129,22 +140,13 @@ def main() -> None:
         n, method, nprobe, projection, seed = args.child
         print(json.dumps(measure(int(n), method, int(nprobe), int(projection), int(seed))))
         return
-    columns = [
-        "n",
-        "method",
-        "nprobe",
-        "dims",
-        "wall_s",
-        "data_mib",
-        "peak_mib",
-        "planted",
-        "recall",
-    ]
-    print("| " + " | ".join(columns + ["extra"]) + " |")
-    print("|" + "---|" * (len(columns) + 1))
+    columns = "n method nprobe dims wall_s cpu_s load data_mib peak_mib planted recall extra"
+    columns = columns.split()
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
     for n, method, nprobe in plan(args):
         row = run_child(n, method, nprobe, args.projection_dim, args.seed)
-        print("| " + " | ".join(str(row[c]) for c in columns + ["extra"]) + " |", flush=True)
+        print("| " + " | ".join(str(row[c]) for c in columns) + " |", flush=True)
 
 
 if __name__ == "__main__":
