@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from filelock import FileLock
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai SDK's default
 
 
@@ -39,10 +41,15 @@ class VerdictCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, verdict TEXT)")
-        self._db.commit()
+        # The processes of a multi-process run open the file at once; switching it to WAL needs
+        # it alone for a moment ("database is locked" otherwise).
+        with FileLock(f"{self.path}.lock"):
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, verdict TEXT)"
+            )
+            self._db.commit()
 
     def get(self, key: str) -> str | None:
         with self._lock:

@@ -271,3 +271,32 @@ def _cached_prompts(kind: str, url: str, cache_dir: Path, n: int) -> set[str]:
         for i, r in enumerate(requests)
         if api_engine.request_key(adapter.namespace, adapter.request_payload(r.args)) in keys
     }
+
+
+def _open_caches(path: str, barrier) -> None:
+    from mmvp_tasks.judge_cache import VerdictCache
+
+    barrier.wait()  # every process opens the new files at the same moment, then writes
+    responses = api_engine.ResponseCache(Path(path) / "responses.sqlite")
+    verdicts = VerdictCache(Path(path) / "verdicts.sqlite")
+    for i in range(20):
+        responses.put(f"{os.getpid()}-{i}", api_engine.Reply(text="A"))
+        verdicts.put(f"{os.getpid()}-{i}", "yes")
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_processes_of_one_run_open_a_new_cache_together(tmp_path, attempt):
+    """The ranks of a multi-process run create the SQLite caches at once; switching a new file to
+    WAL raced ("database is locked") before the file lock."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(8)
+    workers = [
+        context.Process(target=_open_caches, args=(str(tmp_path), barrier)) for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0] * 8
