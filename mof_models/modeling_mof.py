@@ -117,6 +117,22 @@ def _is_prefill(kwargs: dict) -> bool:
     return cache is None or cache.get_seq_length() == 0
 
 
+def add_image_modules(module: nn.Module, config: MofConfig) -> None:
+    """The towers (``clip_tower``, ``dino_tower``) and adapters (``clip_projector``,
+    ``dino_projector``, ``mixed_projector``) ``config.mixing`` uses; None for the others.
+    Shared by the transformers model and the vLLM one (``vllm_mof.MofImageEncoder``)."""
+    lm_width, act = config.text_config.hidden_size, config.projector_hidden_act
+    module.clip_tower = AutoModel.from_config(config.clip_config) if config.uses_clip else None
+    module.dino_tower = dino_tower_for(config) if config.uses_dino else None
+    module.clip_projector = module.dino_projector = module.mixed_projector = None
+    if config.mixing in ("interleave", "clip_only"):
+        module.clip_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+    if config.mixing in ("interleave", "dino_only"):
+        module.dino_projector = MofProjector(config.dino_config.hidden_size, lm_width, act)
+    if config.mixing == "additive":
+        module.mixed_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+
+
 class MofPreTrainedModel(PreTrainedModel):
     config_class = MofConfig
     config: MofConfig
@@ -137,17 +153,7 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
 
     def __init__(self, config: MofConfig) -> None:
         super().__init__(config)
-        lm_width = config.text_config.hidden_size
-        act = config.projector_hidden_act
-        self.clip_tower = AutoModel.from_config(config.clip_config) if config.uses_clip else None
-        self.dino_tower = dino_tower_for(config) if config.uses_dino else None
-        self.clip_projector = self.dino_projector = self.mixed_projector = None
-        if config.mixing in ("interleave", "clip_only"):
-            self.clip_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
-        if config.mixing in ("interleave", "dino_only"):
-            self.dino_projector = MofProjector(config.dino_config.hidden_size, lm_width, act)
-        if config.mixing == "additive":
-            self.mixed_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+        add_image_modules(self, config)
         self.language_model = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
 

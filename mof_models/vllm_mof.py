@@ -37,7 +37,7 @@ from typing import Annotated, Literal
 
 import torch
 from torch import nn
-from transformers import AutoModel, BatchFeature
+from transformers import BatchFeature
 from vllm.config import VllmConfig
 from vllm.model_executor.models.interfaces import (
     MultiModalEmbeddings,
@@ -62,8 +62,7 @@ from mof_models.configuration_mof import MofConfig
 from mof_models.modeling_mof import (
     MofForConditionalGeneration,
     MofPreTrainedModel,
-    MofProjector,
-    dino_tower_for,
+    add_image_modules,
 )
 from mof_models.processing_mof import IMAGE_TOKEN, MofProcessor
 
@@ -137,16 +136,7 @@ class MofImageEncoder(MofPreTrainedModel):
 
     def __init__(self, config: MofConfig) -> None:
         super().__init__(config)
-        lm_width, act = config.text_config.hidden_size, config.projector_hidden_act
-        self.clip_tower = AutoModel.from_config(config.clip_config) if config.uses_clip else None
-        self.dino_tower = dino_tower_for(config) if config.uses_dino else None
-        self.clip_projector = self.dino_projector = self.mixed_projector = None
-        if config.mixing in ("interleave", "clip_only"):
-            self.clip_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
-        if config.mixing in ("interleave", "dino_only"):
-            self.dino_projector = MofProjector(config.dino_config.hidden_size, lm_width, act)
-        if config.mixing == "additive":
-            self.mixed_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
+        add_image_modules(self, config)
         self.post_init()
 
 
