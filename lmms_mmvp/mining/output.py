@@ -48,7 +48,7 @@ def write_contact_sheet(
     path: Path, pairs: PairSearchResult, load_image: Callable[[int], object], top: int
 ) -> Path | None:
     """A PNG grid of the ``top`` pairs: both images side by side, captioned with the cosines."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageOps
 
     rows = _rows(pairs)[:top]
     if not rows:
@@ -60,8 +60,7 @@ def write_contact_sheet(
     for rank, (a, b, clip, dino) in enumerate(rows):
         x, y = (rank % SHEET_COLUMNS) * tile_w, (rank // SHEET_COLUMNS) * tile_h
         for offset, row in ((0, a), (THUMB + 4, b)):
-            image = load_image(row)
-            image.thumbnail((THUMB, THUMB))
+            image = ImageOps.contain(load_image(row), (THUMB, THUMB))  # small images grow too
             sheet.paste(image, (x + 4 + offset, y + 4))
         caption = f"#{rank + 1}  rows {a}/{b}  CLIP {clip:.3f}  DINOv2 {dino:.3f}"
         draw.text((x + 4, y + THUMB + 6), caption, fill="black")
