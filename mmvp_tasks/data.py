@@ -17,7 +17,8 @@ them to models and judges unstripped); they are stripped only to validate them.
 
 Visual patterns: no official per-question mapping exists. ``patterns.csv`` beside the questions or
 ``MMVP_PATTERNS_CSV`` supply one; for the real MMVP questions the unofficial CC0 mapping of the
-AMVICC project (``patterns_amvicc.csv``, shipped with this package) is the default.
+AMVICC project (``questions/patterns_amvicc.csv``, shipped with this package) is the default.
+The 300 questions themselves (no images) ship in ``questions/Questions.csv`` (MIT).
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ HUB_REPO = "MMVP/MMVP"
 QUESTIONS_FILE = "Questions.csv"
 IMAGES_DIR = "MMVP Images"
 PATTERNS_FILE = "patterns.csv"  # optional Index -> pattern code, written by `mmvp synth`
-# Unofficial Index -> pattern mapping of the real MMVP questions (AMVICC project, CC0).
-AMVICC_PATTERNS = Path(__file__).with_name("patterns_amvicc.csv")
+# Shipped with the package (mmvp_tasks/questions/NOTICE.md): the 300 real questions (MIT, original
+# key, no images) and the unofficial Index -> pattern mapping of the AMVICC project (CC0).
+SHIPPED_DIR = Path(__file__).with_name("questions")
+SHIPPED_QUESTIONS = SHIPPED_DIR / QUESTIONS_FILE
+AMVICC_PATTERNS = SHIPPED_DIR / "patterns_amvicc.csv"
 COLUMNS = ("Index", "Question", "Options", "Correct Answer")
 ANSWER_KEYS = ("corrected", "original")
 

@@ -1,5 +1,5 @@
-"""Shared fixtures: the real MMVP questions (../shared/data/mmvp) with stand-in images, synthetic
-data, and tiny random checkpoints, each built once per test session."""
+"""Shared fixtures: the real MMVP questions (shipped in mmvp_tasks/questions) with stand-in images,
+synthetic data, and tiny random checkpoints, each built once per test session."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from lmms_mmvp.cli import main as mmvp_main
 from mmvp_tasks.answers import parse_options
+from mmvp_tasks.data import AMVICC_PATTERNS
 from mmvp_tasks.patterns import PATTERN_BY_CODE, PATTERNS
 from mmvp_tasks.prompts import LETTER_POST_PROMPT, choice_prompt
 from mmvp_tasks.synth import (
@@ -275,7 +276,7 @@ def test_synth_command_leaves_a_real_mmvp_copy_untouched(
     """A real MMVP layout with a patterns.csv beside it (as a user keeps it) under --out."""
     out = copy_of_real_mmvp.parent
     shutil.copy(
-        Path(__file__).parents[1] / "mmvp_tasks" / "patterns_amvicc.csv",
+        AMVICC_PATTERNS,
         out / "mmvp" / "patterns.csv",
     )
     before = _files(out)

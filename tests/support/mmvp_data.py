@@ -1,17 +1,18 @@
-"""The real MMVP questions (../shared/data/mmvp) and MMVP-layout folders with stand-in images."""
+"""The real MMVP questions (shipped as package data, mmvp_tasks/questions) and MMVP-layout folders
+with stand-in images."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-SHARED_MMVP = Path(__file__).resolve().parents[3] / "shared" / "data" / "mmvp"
-REAL_QUESTIONS = SHARED_MMVP / "Questions.csv"
-AMVICC_PATTERNS = SHARED_MMVP / "patterns_amvicc.csv"
+from mmvp_tasks.data import AMVICC_PATTERNS, SHIPPED_QUESTIONS
+
+__all__ = ["AMVICC_PATTERNS", "real_rows", "write_mmvp_dir"]
 
 
 def real_rows() -> list[dict[str, str]]:
-    with REAL_QUESTIONS.open(newline="") as f:
+    with SHIPPED_QUESTIONS.open(newline="") as f:
         return list(csv.DictReader(f))
 
 
