@@ -29,7 +29,7 @@ from loguru import logger
 from tqdm import tqdm
 
 from mmvp_tasks.markers import failed_response, refused_response
-from model_adapters.api_engine import (
+from mmvp_tasks.request_engine import (
     AuthenticationError,
     EngineSettings,
     Failure,

@@ -16,8 +16,8 @@ from __future__ import annotations
 import base64
 import os
 
+from mmvp_tasks.request_engine import FatalError, Reply, RetryableError, parse_retry_after
 from model_adapters.api_adapter import APIAdapter, as_bool, encode_png
-from model_adapters.api_engine import FatalError, Reply, RetryableError, parse_retry_after
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 AUTH_STATUS = {401, 403}

@@ -44,7 +44,7 @@ from pathlib import Path
 from lmms_eval.api.model import lmms
 from loguru import logger
 
-from model_adapters.api_engine import Failure, FatalError, Reply, RetryableError
+from mmvp_tasks.request_engine import Failure, FatalError, Reply, RetryableError
 from model_adapters.llava import LlavaAdapter
 from model_adapters.openai_chat import RETRYABLE_STATUS, OpenAIChatAdapter
 

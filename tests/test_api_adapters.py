@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from mmvp_tasks import request_engine
 from mmvp_tasks.markers import is_failed_response, is_refused_response
-from model_adapters import api_engine
-from model_adapters.api_engine import EngineSettings, RetryableError, backoff_delay
+from mmvp_tasks.request_engine import EngineSettings, RetryableError, backoff_delay
 from tests.support.api_requests import build_adapter, make_requests, prompt
 from tests.support.fake_api import FakeAPIServer, completion, gemini_reply
 
@@ -190,16 +190,16 @@ def test_gemini_request_shape(tmp_path):
 
 def test_retry_after_is_honoured(monkeypatch):
     delays = []
-    monkeypatch.setattr(api_engine, "pause", lambda seconds, stop: delays.append(seconds))
+    monkeypatch.setattr(request_engine, "pause", lambda seconds, stop: delays.append(seconds))
     attempts = iter([RetryableError("429", retry_after_s=7.0), None])
 
     def send(payload):
         if (err := next(attempts)) is not None:
             raise err
-        return api_engine.Reply("ok")
+        return request_engine.Reply("ok")
 
-    engine = api_engine.RequestEngine(EngineSettings(max_retries=3))
-    assert engine.run(1, lambda i: {"p": i}, send, {"m": 1}) == [api_engine.Reply("ok")]
+    engine = request_engine.RequestEngine(EngineSettings(max_retries=3))
+    assert engine.run(1, lambda i: {"p": i}, send, {"m": 1}) == [request_engine.Reply("ok")]
     assert delays == [7.0]
 
 
@@ -269,7 +269,7 @@ def _cached_prompts(kind: str, url: str, cache_dir: Path, n: int) -> set[str]:
     return {
         prompt(i)
         for i, r in enumerate(requests)
-        if api_engine.request_key(adapter.namespace, adapter.request_payload(r.args)) in keys
+        if request_engine.request_key(adapter.namespace, adapter.request_payload(r.args)) in keys
     }
 
 
@@ -277,10 +277,10 @@ def _open_caches(path: str, barrier) -> None:
     from mmvp_tasks.judge_cache import VerdictCache
 
     barrier.wait()  # every process opens the new files at the same moment, then writes
-    responses = api_engine.ResponseCache(Path(path) / "responses.sqlite")
+    responses = request_engine.ResponseCache(Path(path) / "responses.sqlite")
     verdicts = VerdictCache(Path(path) / "verdicts.sqlite")
     for i in range(20):
-        responses.put(f"{os.getpid()}-{i}", api_engine.Reply(text="A"))
+        responses.put(f"{os.getpid()}-{i}", request_engine.Reply(text="A"))
         verdicts.put(f"{os.getpid()}-{i}", "yes")
 
 

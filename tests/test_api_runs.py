@@ -93,7 +93,7 @@ def rejecting(kind: str):
 
 @pytest.mark.parametrize("kind", ["openai", "gemini"])
 def test_a_rejected_key_stops_the_run_with_one_clear_message(kind, tmp_path, monkeypatch):
-    from model_adapters.api_engine import AuthenticationError
+    from mmvp_tasks.request_engine import AuthenticationError
     from tests.support.api_requests import build_adapter, make_requests
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
