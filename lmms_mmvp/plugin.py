@@ -65,8 +65,9 @@ CACHE_REFUSAL = (
     "lmms-mmvp: lmms-eval's --use_cache cannot be used with this package's task(s) {tasks}: it "
     "would store failed requests as answers, and its key does not see the data directory "
     "(MMVP_DATA_DIR / MMVP_VLM_DATA_DIR / hub revision), so a run on other data could reuse "
-    "answers. Drop --use_cache. API models (mmvp_openai, mmvp_gemini) keep their own resumable "
-    "cache, on by default (model args use_cache=true, cache_dir=DIR; failures are never cached)."
+    "answers. Drop --use_cache. API models (mmvp_openai, mmvp_gemini, mmvp_anthropic) keep their "
+    "own resumable cache, on by default (model args use_cache=true, cache_dir=DIR; failures are "
+    "never cached)."
 )
 
 

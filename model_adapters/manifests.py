@@ -10,12 +10,13 @@ MODELS = {
     "mmvp_llava": "model_adapters.llava.LlavaAdapter",
     "mmvp_openai": "model_adapters.openai_chat.OpenAIChatAdapter",
     "mmvp_gemini": "model_adapters.gemini.GeminiAdapter",
+    "mmvp_anthropic": "model_adapters.anthropic_messages.AnthropicMessagesAdapter",
     "mmvp_instructblip": "model_adapters.instructblip.InstructBlipAdapter",
     "mof_llava": "model_adapters.mof_llava.MofLlavaAdapter",
     "mmvp_clip": "model_adapters.clip.ClipAdapter",
     "mmvp_open_clip": "model_adapters.clip.OpenClipAdapter",
 }
-ALIASES = {"mmvp_openai": ("mmvp_gpt4v",)}
+ALIASES = {"mmvp_openai": ("mmvp_gpt4v",), "mmvp_anthropic": ("mmvp_claude",)}
 
 
 def manifests():

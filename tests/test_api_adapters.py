@@ -1,4 +1,5 @@
-"""The OpenAI and Gemini adapters against real loopback servers speaking their protocols."""
+"""The OpenAI, Gemini and Anthropic adapters against real loopback servers speaking their
+protocols (Anthropic-only behaviour: tests/test_anthropic_adapter.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,15 @@ from mmvp_tasks import request_engine
 from mmvp_tasks.markers import is_failed_response, is_refused_response
 from mmvp_tasks.request_engine import EngineSettings, RetryableError, backoff_delay
 from tests.support.api_requests import build_adapter, make_requests, prompt
-from tests.support.fake_api import FakeAPIServer, completion, gemini_reply
+from tests.support.fake_api import (
+    KINDS,
+    FakeAPIServer,
+    answer_body,
+    completion,
+    fake_server,
+    gemini_reply,
+    prompt_text,
+)
 
 KEY = "test-secret-0123456789-abcdefABCDEF"  # must never appear in any file written
 REPO = Path(__file__).resolve().parents[1]
@@ -28,29 +37,13 @@ REPO = Path(__file__).resolve().parents[1]
 def api_keys(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("GEMINI_API_KEY", KEY)
-
-
-def prompt_of(kind: str, body: dict) -> str:
-    if kind == "openai":
-        return body["messages"][0]["content"][-1]["text"]
-    return body["contents"][0]["parts"][-1]["text"]
-
-
-def answer(kind: str, text: str):
-    return completion(text) if kind == "openai" else gemini_reply(text)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
 
 
 def run(kind, server, tmp_path, n=12, **args):
-    adapter = build_adapter(kind, server_url(kind, server), str(tmp_path / "cache"), **args)
+    adapter = build_adapter(kind, server.url_for(kind), str(tmp_path / "cache"), **args)
     requests, adapter.task_dict = make_requests(n)
     return adapter, adapter.generate_until(requests)
-
-
-def server_url(kind, server):
-    return server.base_url if kind == "openai" else server.url
-
-
-KINDS = ["openai", "gemini"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -59,7 +52,7 @@ def test_every_document_answered_once_when_the_server_recovers(kind, tmp_path):
     lock = threading.Lock()
 
     def respond(path, body):
-        text = prompt_of(kind, body)
+        text = prompt_text(kind, body)
         with lock:
             seen[text] += 1
             attempt = seen[text]
@@ -67,9 +60,9 @@ def test_every_document_answered_once_when_the_server_recovers(kind, tmp_path):
             return 429, {"error": {"message": "slow down"}}, {"Retry-After": "0"}
         if attempt == 2:
             return 500, {"error": {"message": "boom"}}, None
-        return 200, answer(kind, f"B for {text[:11]}"), None
+        return 200, answer_body(kind, f"B for {text[:11]}"), None
 
-    with FakeAPIServer(respond) as server:
+    with fake_server(kind, respond) as server:
         adapter, responses = run(kind, server, tmp_path, backoff_s=0.01, concurrency=4)
     assert responses == [f"B for {prompt(i)[:11]}" for i in range(12)]
     assert set(seen.values()) == {3}  # bounded: exactly the failures plus one success each
@@ -80,11 +73,11 @@ def test_every_document_answered_once_when_the_server_recovers(kind, tmp_path):
 @pytest.mark.parametrize("kind", KINDS)
 def test_lasting_failures_are_reported_and_never_cached(kind, tmp_path):
     def respond(path, body):
-        if prompt_of(kind, body).startswith("Question 3:"):
+        if prompt_text(kind, body).startswith("Question 3:"):
             return 503, {"error": {"message": "unavailable"}}, None
-        return 200, answer(kind, "A"), None
+        return 200, answer_body(kind, "A"), None
 
-    with FakeAPIServer(respond) as server:
+    with fake_server(kind, respond) as server:
         adapter, responses = run(kind, server, tmp_path, max_retries=2, backoff_s=0.01)
         assert is_failed_response(responses[3]) and "503" in responses[3]
         assert all(r == "A" for i, r in enumerate(responses) if i != 3)
@@ -97,7 +90,7 @@ def test_lasting_failures_are_reported_and_never_cached(kind, tmp_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_rerun_costs_nothing(kind, tmp_path):
-    with FakeAPIServer(lambda path, body: (200, answer(kind, "B"), None)) as server:
+    with fake_server(kind, lambda path, body: (200, answer_body(kind, "B"), None)) as server:
         _, first = run(kind, server, tmp_path)
         adapter, second = run(kind, server, tmp_path)
     assert first == second == ["B"] * 12
@@ -106,17 +99,30 @@ def test_a_rerun_costs_nothing(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_full_run_after_a_limited_one_asks_only_for_the_rest(kind, tmp_path):
+    """``--limit 5`` first, then the whole task: the first five come from the cache."""
+    with fake_server(kind, lambda path, body: (200, answer_body(kind, "B"), None)) as server:
+        run(kind, server, tmp_path, n=5)
+        adapter, responses = run(kind, server, tmp_path, n=12)
+    assert responses == ["B"] * 12
+    assert sorted(prompt_text(kind, b) for b in server.requests[5:]) == sorted(
+        prompt(i) for i in range(5, 12)
+    )
+    assert adapter.totals["cached"] == 5 and adapter.totals["answered"] == 7
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_timeouts_are_applied_and_retried(kind, tmp_path):
     calls = Counter()
 
     def respond(path, body):
-        text = prompt_of(kind, body)
+        text = prompt_text(kind, body)
         calls[text] += 1
         if calls[text] == 1:
             time.sleep(1.5)  # beyond the 0.3 s client timeout
-        return 200, answer(kind, "A"), None
+        return 200, answer_body(kind, "A"), None
 
-    with FakeAPIServer(respond) as server:
+    with fake_server(kind, respond) as server:
         _, responses = run(kind, server, tmp_path, n=3, timeout=0.3, backoff_s=0.01)
     assert responses == ["A"] * 3
     assert set(calls.values()) == {2}
@@ -127,19 +133,19 @@ def test_malformed_json_is_retried(kind, tmp_path):
     calls = Counter()
 
     def respond(path, body):
-        calls[prompt_of(kind, body)] += 1
-        if calls[prompt_of(kind, body)] == 1:
+        calls[prompt_text(kind, body)] += 1
+        if calls[prompt_text(kind, body)] == 1:
             return 200, "{not json", None
-        return 200, answer(kind, "B"), None
+        return 200, answer_body(kind, "B"), None
 
-    with FakeAPIServer(respond) as server:
+    with fake_server(kind, respond) as server:
         _, responses = run(kind, server, tmp_path, n=4, backoff_s=0.01)
     assert responses == ["B"] * 4
 
 
 def test_openai_refusals_are_reported_as_refusals(tmp_path):
     def respond(path, body):
-        if prompt_of("openai", body).startswith("Question 1:"):
+        if prompt_text("openai", body).startswith("Question 1:"):
             return 200, completion(None, refusal="I can't help with that."), None
         return 200, completion(""), None  # an empty answer is an answer (it will be unparseable)
 
@@ -228,17 +234,17 @@ def test_missing_key_is_a_clear_error(monkeypatch, tmp_path):
 def test_killed_run_resumes_without_repeating_answered_requests(kind, tmp_path):
     def respond(path, body):
         time.sleep(0.2)
-        return 200, answer(kind, f"answer to {prompt_of(kind, body)[:11]}"), None
+        return 200, answer_body(kind, f"answer to {prompt_text(kind, body)[:11]}"), None
 
     cache_dir = tmp_path / "cache"
     n = 40
-    with FakeAPIServer(respond) as server:
+    with fake_server(kind, respond) as server:
         command = [
             sys.executable,
             "-m",
             "tests.support.api_requests",
             kind,
-            server_url(kind, server),
+            server.url_for(kind),
         ]
         child = subprocess.Popen([*command, str(cache_dir), str(n)], cwd=REPO)
         deadline = time.time() + 120
@@ -247,13 +253,13 @@ def test_killed_run_resumes_without_repeating_answered_requests(kind, tmp_path):
         os.kill(child.pid, signal.SIGKILL)  # a real, abrupt kill
         child.wait()
         first_run = len(server.requests)
-        cached = _cached_prompts(kind, server_url(kind, server), cache_dir, n)
+        cached = _cached_prompts(kind, server.url_for(kind), cache_dir, n)
         assert 0 < len(cached) < n
         subprocess.run([*command, str(cache_dir), str(n)], cwd=REPO, check=True, timeout=120)
-    rerun = [prompt_of(kind, b) for b in server.requests[first_run:]]
+    rerun = [prompt_text(kind, b) for b in server.requests[first_run:]]
     assert not set(rerun) & cached  # nothing answered before the kill is asked again
     assert len(rerun) == n - len(cached)
-    assert _cached_prompts(kind, server_url(kind, server), cache_dir, n) == {
+    assert _cached_prompts(kind, server.url_for(kind), cache_dir, n) == {
         prompt(i) for i in range(n)
     }
     for path in tmp_path.rglob("*"):  # the key is never written anywhere

@@ -1,5 +1,5 @@
 """API adapters inside real lmms-eval runs: several processes, lmms-eval's own cache, Ctrl-C and
-a rejected key, each against a loopback server speaking the OpenAI protocol."""
+a rejected key, each against loopback servers speaking the providers' protocols."""
 
 from __future__ import annotations
 
@@ -16,7 +16,14 @@ import pytest
 
 from lmms_mmvp.demo import lmms_eval_command
 from tests.support.cli import run_evaluation
-from tests.support.fake_api import FakeAPIServer, completion, gemini_reply
+from tests.support.fake_api import (
+    KINDS,
+    FakeAPIServer,
+    answer_body,
+    anthropic_error,
+    completion,
+    fake_server,
+)
 
 KEY = "test-key-123"
 
@@ -32,6 +39,10 @@ def api_command(server, output: Path, cache_dir: Path, limit: int | None = None)
 
 def api_env(data_dir: Path) -> dict:
     return {**os.environ, "MMVP_DATA_DIR": str(data_dir), "OPENAI_API_KEY": KEY}
+
+
+def key_env() -> dict:
+    return {f"{name}_API_KEY": KEY for name in ("OPENAI", "GEMINI", "ANTHROPIC")}
 
 
 def test_api_adapters_have_a_device_for_lmms_eval(tmp_path, monkeypatch):
@@ -86,20 +97,22 @@ PROVIDER_BODY = "Incorrect API key provided: test-k***-123 (provider detail)"
 
 def rejecting(kind: str):
     """A server that rejects every request's credentials, with a provider error body."""
-    status = 401 if kind == "openai" else 403
+    status = 401 if kind != "gemini" else 403
+    if kind == "anthropic":
+        return lambda path, body: anthropic_error(status, "authentication_error", PROVIDER_BODY)
     error = {"error": {"code": status, "message": PROVIDER_BODY, "status": "PERMISSION_DENIED"}}
     return lambda path, body: (status, error, None)
 
 
-@pytest.mark.parametrize("kind", ["openai", "gemini"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_rejected_key_stops_the_run_with_one_clear_message(kind, tmp_path, monkeypatch):
     from mmvp_tasks.request_engine import AuthenticationError
     from tests.support.api_requests import build_adapter, make_requests
 
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
+    for name, value in key_env().items():
+        monkeypatch.setenv(name, value)
     with FakeAPIServer(rejecting(kind)) as server:
-        url = server.base_url if kind == "openai" else server.url
+        url = server.url_for(kind)
         adapter = build_adapter(kind, url, str(tmp_path), concurrency=2, backoff_s=0.01)
         requests, adapter.task_dict = make_requests(50)
         with pytest.raises(AuthenticationError) as raised:
@@ -128,20 +141,19 @@ def test_a_rejected_key_stops_an_lmms_eval_run_and_writes_no_samples(synthetic_d
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["openai", "gemini"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_ctrl_c_cancels_queued_requests_and_sends_none_after(kind, tmp_path):
     release = threading.Event()
 
     def respond(path, body):
         release.wait(60)  # hold every request until the client has handled Ctrl-C
-        return 200, completion("A") if kind == "openai" else gemini_reply("A"), None
+        return 200, answer_body(kind, "A"), None
 
-    with FakeAPIServer(respond) as server:
-        url = server.base_url if kind == "openai" else server.url
-        driver = [sys.executable, "-m", "tests.support.api_requests", kind, url]
+    with fake_server(kind, respond) as server:
+        driver = [sys.executable, "-m", "tests.support.api_requests", kind, server.url_for(kind)]
         child = subprocess.Popen(
-            [*driver, str(tmp_path / "cache"), "100"], env={**os.environ, "OPENAI_API_KEY": KEY,
-            "GEMINI_API_KEY": KEY}, stderr=subprocess.PIPE, text=True,
+            [*driver, str(tmp_path / "cache"), "100"], env={**os.environ, **key_env()},
+            stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         stderr: list[str] = []
         threading.Thread(target=lambda: stderr.extend(child.stderr), daemon=True).start()

@@ -85,12 +85,13 @@ def test_builtin_metric_names_are_kept(task_manager, real_mmvp_dir, monkeypatch)
 def test_model_ids_do_not_shadow_builtins():
     from lmms_eval.models import MODEL_REGISTRY_V2, _build_builtin_manifests
 
-    from model_adapters.manifests import MODELS
+    from model_adapters.manifests import ALIASES, MODELS
 
     builtin = {m.model_id for m in _build_builtin_manifests()}
     builtin |= {alias for m in _build_builtin_manifests() for alias in m.aliases}
-    assert not set(MODELS) & builtin
-    assert set(MODELS) <= set(MODEL_REGISTRY_V2.list_model_names())
+    ours = set(MODELS) | {alias for aliases in ALIASES.values() for alias in aliases}
+    assert not ours & builtin
+    assert ours <= set(MODEL_REGISTRY_V2.list_model_names())
 
 
 def test_lmms_eval_response_cache_is_refused_for_package_tasks(

@@ -1,6 +1,6 @@
 """lmms-eval-shaped requests for the API adapter tests, and a driver run as a separate process
 for the kill-and-resume test:
-``python -m tests.support.api_requests openai|gemini BASE_URL CACHE_DIR N``.
+``python -m tests.support.api_requests openai|gemini|anthropic BASE_URL CACHE_DIR N``.
 """
 
 from __future__ import annotations
@@ -38,9 +38,17 @@ def build_adapter(kind: str, base_url: str, cache_dir: str, **args):
         from model_adapters.openai_chat import OpenAIChatAdapter
 
         return OpenAIChatAdapter(model="gpt-4o", base_url=base_url, cache_dir=cache_dir, **args)
-    from model_adapters.gemini import GeminiAdapter
+    if kind == "gemini":
+        from model_adapters.gemini import GeminiAdapter
 
-    return GeminiAdapter(model="gemini-2.5-flash", base_url=base_url, cache_dir=cache_dir, **args)
+        return GeminiAdapter(
+            model="gemini-2.5-flash", base_url=base_url, cache_dir=cache_dir, **args
+        )
+    from model_adapters.anthropic_messages import AnthropicMessagesAdapter
+
+    return AnthropicMessagesAdapter(
+        model="claude-sonnet-5-5", base_url=base_url, cache_dir=cache_dir, **args
+    )
 
 
 def main(kind: str, base_url: str, cache_dir: str, n: str) -> None:
