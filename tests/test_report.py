@@ -508,6 +508,21 @@ def test_compare_and_ablation_commands(good_run, data, capsys, tmp_path):
     assert "options swapped" in capsys.readouterr().out
 
 
+def test_compare_leaves_out_the_pairs_of_failed_requests(good_run, data, tmp_path):
+    from mmvp_tasks.markers import failed_response
+
+    right = pair_responder(set(range(1, 61)))
+    run = write_run(tmp_path / "run", data, lambda task, doc: failed_response("HTTP 529")
+                    if doc["Index"] == 1 else right(task, doc))  # fmt: skip
+    failing = verify_run(run, data_dir=data, name="failing").entry
+    good = verify_run(good_run, data_dir=data, name="good").entry
+    table = compare_table([failing, good])
+    assert "failing  39.6" in table  # 59 of 149 scored pairs
+    # pair 1, right in the good run, is compared in neither direction
+    assert "failing - good: +0.0 points" in table
+    assert "pairs only failing gets: 0, only good gets: 0" in table
+
+
 @pytest.mark.slow
 def test_a_real_lmms_eval_run_is_accepted(synthetic_data, tiny_llava, tmp_path):
     """The real CLI's results and samples files pass verification unchanged."""

@@ -80,7 +80,7 @@ def pair_outcomes(records: list[dict]) -> dict[int, bool]:
     with _quiet(scoring.logger):  # one "pair not scored" warning per pair would drown the output
         for pair_id, members in sorted(by_pair.items()):
             accuracy = scoring.pair_accuracy(members)
-            if not math.isnan(accuracy):
+            if accuracy is not None and not math.isnan(accuracy):  # None: a failed request
                 outcomes[pair_id] = accuracy == 1.0
     return outcomes
 
