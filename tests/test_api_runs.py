@@ -77,6 +77,27 @@ def test_two_process_run_scores_every_pair_and_requests_each_question_once(
 
 
 @pytest.mark.slow
+def test_the_readme_comparison_of_three_providers_runs_end_to_end(tmp_path):
+    """The README's "Comparing API models" example: three real lmms-eval runs of mmvp_ablation
+    (one per provider, each against a loopback server of its protocol), then report compare."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.support.api_comparison", str(tmp_path), "--limit", "8"],
+        capture_output=True, text=True, timeout=1200, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    out = completed.stdout
+    assert "$ lmms-eval --model mmvp_anthropic --model_args model=claude-sonnet-5-5" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(
+        ("gpt-4.1 ", "gemini-2.5-flash ", "claude-sonnet-5-5 "))}  # fmt: skip
+    assert set(rows) == {"gpt-4.1", "gemini-2.5-flash", "claude-sonnet-5-5"}
+    for row in rows.values():
+        pairs, unparseable, failed, tokens, cost = row[4], row[5], row[6], row[8], row[9]
+        assert (pairs, unparseable, failed) == ("4", "0", "0"), row
+        assert "-" not in (tokens, cost), row  # usage logged, priced from the list prices
+    assert out.count("exact McNemar p = ") == 3  # every two of the three
+
+
+@pytest.mark.slow
 def test_lmms_eval_use_cache_is_refused_with_one_clear_message(synthetic_data, tmp_path):
     with FakeAPIServer(lambda path, body: (200, completion("A"), None)) as server:
         command = api_command(server, tmp_path / "out", tmp_path / "cache", limit=4)
