@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=4)
-def _questions(data_dir: Path, answer_key: str):
-    return read_questions(data_dir, answer_key)
+def _questions(data_dir: Path, answer_key: str, images: bool):
+    return read_questions(data_dir, answer_key, images=images)
 
 
 def load_documents(transform=None):
@@ -45,8 +45,28 @@ def load_documents(transform=None):
     import datasets
 
     answer_key = os.environ.get("MMVP_ANSWER_KEY", "corrected")
-    data_dir = resolve_data_dir()
-    questions = _questions(data_dir, answer_key)
+    rows = document_rows(resolve_data_dir(), answer_key, transform)
+    if not any(row["pattern"] for row in rows):
+        logger.warning(
+            "MMVP: no pattern mapping (patterns.csv in the data dir or MMVP_PATTERNS_CSV); "
+            "per-pattern metrics will be null"
+        )
+    features = datasets.Features(
+        {
+            "Index": datasets.Value("int32"),
+            **{c: datasets.Value("string") for c in ("Question", "Options", "Correct Answer")},
+            "image": datasets.Image(),
+            **{c: datasets.Value("string") for c in ("pattern", *scoring.RUN_FIELDS)},
+        }
+    )
+    return datasets.Dataset.from_list(rows, features=features)
+
+
+def document_rows(data_dir: Path, answer_key: str, transform=None, *, images: bool = True):
+    """The task's documents as dicts (``image``: the image's path). ``images=False`` reads only
+    ``Questions.csv``: enough to grade or verify answers that already exist."""
+    data_dir = Path(data_dir)
+    questions = _questions(data_dir, answer_key, images)
     source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)
     mapping = _mapping_name(pattern_mapping(data_dir, questions))
     rows = []
@@ -65,20 +85,7 @@ def load_documents(transform=None):
                 "pattern_mapping": mapping,
             }
         )
-    if not any(q.pattern for q in questions):
-        logger.warning(
-            "MMVP: no pattern mapping (patterns.csv in the data dir or MMVP_PATTERNS_CSV); "
-            "per-pattern metrics will be null"
-        )
-    features = datasets.Features(
-        {
-            "Index": datasets.Value("int32"),
-            **{c: datasets.Value("string") for c in ("Question", "Options", "Correct Answer")},
-            "image": datasets.Image(),
-            **{c: datasets.Value("string") for c in ("pattern", *scoring.RUN_FIELDS)},
-        }
-    )
-    return datasets.Dataset.from_list(rows, features=features)
+    return rows
 
 
 def _mapping_name(path: Path | None) -> str:
