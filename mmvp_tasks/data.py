@@ -24,6 +24,7 @@ The 300 questions themselves (no images) ship in ``questions/Questions.csv`` (MI
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -56,6 +57,10 @@ class DataValidationError(ValueError):
     """The data set on disk is not a valid MMVP layout; the message names file, row and field."""
 
 
+class DataUnavailableError(DataValidationError):
+    """No local data was given and the hub cannot be reached (or has no such data set)."""
+
+
 @dataclass(frozen=True)
 class Question:
     index: int
@@ -77,21 +82,37 @@ def resolve_data_dir() -> Path:
     local = os.environ.get("MMVP_DATA_DIR")
     if local:
         return Path(local).expanduser()
+    return hub_snapshot(HUB_REPO, "MMVP_DATA_DIR", os.environ.get("MMVP_REVISION") or None)
+
+
+def hub_snapshot(repo: str, env_var: str, revision: str | None = None) -> Path:
+    """A local snapshot of the hub dataset ``repo``; when neither the hub nor a cached copy is at
+    hand, one :class:`DataUnavailableError` saying how to give a local copy instead."""
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
 
-    revision = os.environ.get("MMVP_REVISION") or None
-    return Path(snapshot_download(HUB_REPO, repo_type="dataset", revision=revision))
+    try:
+        return Path(snapshot_download(repo, repo_type="dataset", revision=revision))
+    except (HfHubHTTPError, OSError) as err:  # offline, unreachable, unknown repo or revision
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataUnavailableError(
+            f"the hub dataset {repo} is unreachable and not in the local cache ({reason}); "
+            f"give a local copy in its layout instead: {env_var}=/path/to/copy (the `mmvp` "
+            "commands take --data /path/to/copy)"
+        ) from None
 
 
-def read_questions(data_dir: str | os.PathLike, answer_key: str = "corrected") -> list[Question]:
-    """Read and validate ``Questions.csv`` and its images; apply ``answer_key`` and the pattern
-    mapping (:func:`pattern_mapping`)."""
+def read_questions(
+    data_dir: str | os.PathLike, answer_key: str = "corrected", *, images: bool = True
+) -> list[Question]:
+    """Read and validate ``Questions.csv`` and (unless ``images=False``) its images; apply
+    ``answer_key`` and the pattern mapping (:func:`pattern_mapping`)."""
     if answer_key not in ANSWER_KEYS:
         raise ValueError(f"answer_key must be one of {ANSWER_KEYS}, got {answer_key!r}")
     data_dir = Path(data_dir)
     csv_path = data_dir / QUESTIONS_FILE
     rows = read_csv_rows(csv_path, COLUMNS, aliases={"lndex": "Index"})
-    questions = [_to_question(csv_path, line, row) for line, row in rows]
+    questions = [_to_question(csv_path, line, row, images) for line, row in rows]
     _check_pairs(csv_path, questions)
     patterns = _read_patterns(pattern_mapping(data_dir, questions))
     questions = [replace(q, pattern=patterns.get(q.index, "")) for q in questions]
@@ -103,10 +124,8 @@ def read_questions(data_dir: str | os.PathLike, answer_key: str = "corrected") -
 def read_csv_rows(path: Path, columns, aliases=None) -> list[tuple[int, dict[str, str]]]:
     """Rows as ``(line number, {column: value})``, values as written; headers stripped and
     aliases applied. A row with fewer fields than the header is an error naming the row."""
-    if not path.is_file():
-        raise DataValidationError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    try:
         header = [(aliases or {}).get(h.strip(), h.strip()) for h in next(reader, [])]
         missing = [c for c in columns if c not in header]
         if missing:
@@ -122,7 +141,27 @@ def read_csv_rows(path: Path, columns, aliases=None) -> list[tuple[int, dict[str
                     f"{header[len(values) :]}"
                 )
             rows.append((reader.line_num, dict(zip(header, values))))
-        return rows
+    except csv.Error as err:  # e.g. a field over the csv module's size limit
+        raise DataValidationError(f"{path}: row {reader.line_num + 1}: not CSV ({err})") from None
+    return rows
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file (a leading byte-order mark dropped); bytes that are not UTF-8 are an
+    error naming the file and line."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise DataValidationError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataValidationError(f"{path}: is a directory, not a file") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DataValidationError(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x})"
+        ) from None
 
 
 def pattern_mapping(data_dir: Path, questions: list[Question]) -> Path | None:
@@ -175,7 +214,7 @@ def _parse_index(path: Path, line: int, value: str) -> int:
         ) from None
 
 
-def _to_question(path: Path, line: int, row: dict[str, str]) -> Question:
+def _to_question(path: Path, line: int, row: dict[str, str], images: bool) -> Question:
     index = _parse_index(path, line, row["Index"])
     where = f"{path}: row {line} (Index {index})"
     try:
@@ -189,7 +228,8 @@ def _to_question(path: Path, line: int, row: dict[str, str]) -> Question:
             f"option labels {labels} in {row['Options']!r}"
         )
     image = path.parent / IMAGES_DIR / f"{index}.jpg"
-    check_image(image, where)
+    if images:
+        check_image(image, where)
     return Question(index, row["Question"], row["Options"], f"({answer})", image, pattern="")
 
 

@@ -15,8 +15,8 @@ import os
 from functools import lru_cache, partial
 from pathlib import Path
 
-from mmvp_tasks import ablations, judge, provenance, scoring
-from mmvp_tasks.answers import answer_label, extract_choice, parse_options
+from mmvp_tasks import ablations, judge, provenance, records, scoring
+from mmvp_tasks.answers import parse_options
 from mmvp_tasks.data import (
     AMVICC_PATTERNS,
     HUB_REPO,
@@ -25,9 +25,7 @@ from mmvp_tasks.data import (
     read_questions,
     resolve_data_dir,
 )
-from mmvp_tasks.markers import is_failed_response, is_refused_response
-from mmvp_tasks.patterns import PATTERNS
-from mmvp_tasks.prompts import choice_prompt, official_prompt, shown_labels
+from mmvp_tasks.prompts import choice_prompt, official_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +34,8 @@ logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=4)
-def _questions(data_dir: Path, answer_key: str):
-    return read_questions(data_dir, answer_key)
+def _questions(data_dir: Path, answer_key: str, images: bool):
+    return read_questions(data_dir, answer_key, images=images)
 
 
 def load_documents(transform=None):
@@ -45,8 +43,28 @@ def load_documents(transform=None):
     import datasets
 
     answer_key = os.environ.get("MMVP_ANSWER_KEY", "corrected")
-    data_dir = resolve_data_dir()
-    questions = _questions(data_dir, answer_key)
+    rows = document_rows(resolve_data_dir(), answer_key, transform)
+    if not any(row["pattern"] for row in rows):
+        logger.warning(
+            "MMVP: no pattern mapping (patterns.csv in the data dir or MMVP_PATTERNS_CSV); "
+            "per-pattern metrics will be null"
+        )
+    features = datasets.Features(
+        {
+            "Index": datasets.Value("int32"),
+            **{c: datasets.Value("string") for c in ("Question", "Options", "Correct Answer")},
+            "image": datasets.Image(),
+            **{c: datasets.Value("string") for c in ("pattern", *scoring.RUN_FIELDS)},
+        }
+    )
+    return datasets.Dataset.from_list(rows, features=features)
+
+
+def document_rows(data_dir: Path, answer_key: str, transform=None, *, images: bool = True):
+    """The task's documents as dicts (``image``: the image's path). ``images=False`` reads only
+    ``Questions.csv``: enough to grade or verify answers that already exist."""
+    data_dir = Path(data_dir)
+    questions = _questions(data_dir, answer_key, images)
     source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)
     mapping = _mapping_name(pattern_mapping(data_dir, questions))
     rows = []
@@ -65,20 +83,7 @@ def load_documents(transform=None):
                 "pattern_mapping": mapping,
             }
         )
-    if not any(q.pattern for q in questions):
-        logger.warning(
-            "MMVP: no pattern mapping (patterns.csv in the data dir or MMVP_PATTERNS_CSV); "
-            "per-pattern metrics will be null"
-        )
-    features = datasets.Features(
-        {
-            "Index": datasets.Value("int32"),
-            **{c: datasets.Value("string") for c in ("Question", "Options", "Correct Answer")},
-            "image": datasets.Image(),
-            **{c: datasets.Value("string") for c in ("pattern", *scoring.RUN_FIELDS)},
-        }
-    )
-    return datasets.Dataset.from_list(rows, features=features)
+    return rows
 
 
 def _mapping_name(path: Path | None) -> str:
@@ -138,24 +143,21 @@ def doc_to_target(doc):
 
 
 def process_results(doc, results):
-    """Score one response with the rule-based extractor (and the judge fallback, when enabled)."""
+    """Score one response with the rule-based reader (and the judge fallback, when enabled)."""
     response = results[0]
-    target = answer_label(doc["Correct Answer"])
-    if unscored := _unscored_status(response):
-        return _with_judged(scoring.make_record(doc, target, None, unscored))
-    options = parse_options(doc["Options"])
-    choice = extract_choice(response, options, shown_labels=shown_labels(options))
-    if choice is None and (settings := _fallback_judge()):
-        if (record := _judge_unparseable(doc, target, response, settings)) is not None:
-            return _with_judged(record, judged=True)
-    status = scoring.ANSWERED if choice else scoring.UNPARSEABLE
-    return _with_judged(scoring.make_record(doc, target, choice, status))
+    verdict = None
+    if records.read_answer(doc, response)["status"] == scoring.UNPARSEABLE:
+        if settings := _fallback_judge():
+            verdict = _verdict(doc, response, settings)
+    return records.rule_results(doc, response, verdict)
 
 
 # Optional LLM-judge fallback for the answers the rules cannot read: a few judge calls instead of
 # one per question (mmvp_official). Off by default so `mmvp` stays offline and deterministic.
 JUDGE_FALLBACK_ENV = "MMVP_JUDGE_FALLBACK"
-JUDGED = "mmvp_judged"  # answers scored by the judge fallback
+JUDGED = records.JUDGED  # answers scored by the judge fallback
+METRICS = records.METRICS
+RULE_DISAGREEMENTS, UNPARSEABLE_VERDICTS = records.RULE_DISAGREEMENTS, records.UNPARSEABLE_VERDICTS
 
 
 def _fallback_judge() -> judge.JudgeSettings | None:
@@ -165,85 +167,24 @@ def _fallback_judge() -> judge.JudgeSettings | None:
     return judge.settings_from_env()
 
 
-def _judge_unparseable(doc, target, response, settings):
-    """The judge's record for an answer the rules cannot read; ``None`` when the request fails
-    (the answer then stays unparseable and is scored wrong, never dropped)."""
+def _verdict(doc, response, settings) -> records.Verdict | None:
+    """The judge's verdict on ``response``; ``None`` when the request fails (the fallback then
+    leaves the answer unparseable, mmvp_official reports the question failed)."""
     question = official_prompt(doc["Question"], doc["Options"])
     try:
-        verdict = judge.grade(question, doc["Correct Answer"], response, settings)
+        reply = judge.grade(question, doc["Correct Answer"], response, settings)
     except judge.JudgeRequestError as err:
-        logger.error("MMVP judge fallback failed on Index %s: %s", doc["Index"], err)
+        logger.error("MMVP judge failed on Index %s: %s", doc["Index"], err)
         return None
-    correct = judge.verdict_is_correct(verdict, settings.verdict_rule)
-    return scoring.make_record(
-        doc, target, None, scoring.ANSWERED, judged_correct=correct, judge=judge.describe(settings)
-    )
-
-
-def _with_judged(record, judged: bool = False):
-    return {**_per_metric(record), JUDGED: int(judged)}
+    return records.Verdict(reply, settings.verdict_rule, judge.describe(settings))
 
 
 def process_results_official(doc, results):
     """Grade one free-form response with the paper's LLM judge."""
     response = results[0]
-    target = answer_label(doc["Correct Answer"])
     settings = judge.settings_from_env()
-    record = partial(scoring.make_record, doc, target, None, judge=judge.describe(settings))
-    if unscored := _unscored_status(response):
-        return _official_per_metric(record(unscored))
-    question = official_prompt(doc["Question"], doc["Options"])
-    try:
-        verdict = judge.grade(question, doc["Correct Answer"], response, settings)
-    except judge.JudgeRequestError as err:
-        logger.error("MMVP judge failed on Index %s: %s", doc["Index"], err)
-        return _official_per_metric(record(scoring.FAILED))
-    correct = judge.verdict_is_correct(verdict, settings.verdict_rule)
-    return _official_per_metric(
-        record(scoring.ANSWERED, judged_correct=correct),
-        rule_disagreement=judge.verdict_rules_disagree(verdict),
-        unparseable_verdict=judge.verdict_is_unparseable(verdict, settings.verdict_rule),
-    )
-
-
-def _unscored_status(response: str) -> str | None:
-    if is_failed_response(response):
-        return scoring.FAILED
-    if is_refused_response(response):
-        return scoring.REFUSED
-    return None
-
-
-METRICS = (
-    "mmvp_pair_accuracy",
-    "mmvp_accuracy",
-    "mmvp_scored_pairs",
-    "mmvp_incomplete_pairs",
-    "mmvp_unparseable",
-    "mmvp_failed_requests",
-    "mmvp_refusals",
-    "mmvp_answer_key",
-    "mmvp_provenance",
-    *(f"mmvp_pair_accuracy_{p.slug}_unofficial" for p in PATTERNS),
-)
-
-
-def _per_metric(record):
-    return dict.fromkeys(METRICS, record)
-
-
-# mmvp_official only: replies the original and the stripped verdict rule judge differently, and
-# replies that are neither yes nor no (scored wrong).
-RULE_DISAGREEMENTS = "mmvp_judge_rule_disagreements"
-UNPARSEABLE_VERDICTS = "mmvp_judge_unparseable"
-
-
-def _official_per_metric(record, rule_disagreement=False, unparseable_verdict=False):
-    return {
-        **_per_metric(record),
-        RULE_DISAGREEMENTS: int(rule_disagreement),
-        UNPARSEABLE_VERDICTS: int(unparseable_verdict),
-    }
+    verdict = None if records.unscored_status(response) else _verdict(doc, response, settings)
+    return records.official_results(doc, response, verdict, judge.describe(settings))
 
 
 # ----------------------------------------------------------------------------- aggregation

@@ -37,6 +37,8 @@ class QuestionRecord(TypedDict):
     status: str  # ANSWERED | UNPARSEABLE | FAILED | REFUSED
     correct: bool
     judge: str  # "<model> @ <host>" of the LLM judge that graded it, "" when none did
+    judge_reply: str | None  # the judge's raw reply, logged so a run can be re-verified
+    verdict_rule: str  # how that reply was read (mmvp_tasks.judge.VERDICT_RULES), "" when none
 
 
 def make_record(
@@ -47,10 +49,12 @@ def make_record(
     *,
     judged_correct: bool | None = None,
     judge: str = "",
+    judge_reply: str | None = None,
+    verdict_rule: str = "",
 ) -> QuestionRecord:
     """One scored question. ``judged_correct`` is an LLM judge's verdict, used instead of
     comparing ``choice`` with ``target`` (free-form answers have no extracted choice); ``judge``
-    names that judge."""
+    names that judge, ``judge_reply`` and ``verdict_rule`` are its reply and how it was read."""
     index = int(doc["Index"])
     if judged_correct is None:
         judged_correct = choice == target
@@ -66,6 +70,8 @@ def make_record(
         status=status,
         correct=status == ANSWERED and judged_correct,
         judge=judge,
+        judge_reply=judge_reply,
+        verdict_rule=verdict_rule,
     )
 
 
@@ -81,15 +87,24 @@ def _scored_pairs(records: Iterable[QuestionRecord]) -> dict[int, list[QuestionR
     }
 
 
+def pair_outcomes(records: Iterable[QuestionRecord]) -> dict[int, bool]:
+    """``{pair_id: both questions right}`` for the scored pairs (incomplete and failed pairs are
+    absent): the unit of pair accuracy, its bootstrap and paired comparisons."""
+    return {
+        pair_id: all(r["correct"] for r in members)
+        for pair_id, members in sorted(_scored_pairs(records).items())
+    }
+
+
 def pair_accuracy(records: list[QuestionRecord]) -> float | None:
     """Fraction of scored pairs with both questions right (the paper's MMVP score)."""
-    pairs = _scored_pairs(records)
-    unscored = len({r["pair_id"] for r in records}) - len(pairs)
+    outcomes = pair_outcomes(records)
+    unscored = len({r["pair_id"] for r in records}) - len(outcomes)
     if unscored:
         logger.warning("MMVP: %d pair(s) incomplete or failed: not scored", unscored)
-    if not pairs:
+    if not outcomes:
         return None
-    return sum(all(r["correct"] for r in p) for p in pairs.values()) / len(pairs)
+    return sum(outcomes.values()) / len(outcomes)
 
 
 def pattern_pair_accuracy(records: list[QuestionRecord], code: str) -> float | None:

@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmvp_tasks.data import DataValidationError, check_image, read_csv_rows
+from mmvp_tasks.data import DataValidationError, check_image, hub_snapshot, read_csv_rows
 from mmvp_tasks.patterns import PATTERN_BY_VLM_TYPE, PATTERNS, VisualPattern
 
 HUB_REPO = "MMVP/MMVP_VLM"
@@ -62,9 +62,7 @@ def resolve_vlm_data_dir() -> Path:
     local = os.environ.get("MMVP_VLM_DATA_DIR")
     if local:
         return Path(local).expanduser()
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(HUB_REPO, repo_type="dataset"))
+    return hub_snapshot(HUB_REPO, "MMVP_VLM_DATA_DIR")
 
 
 def read_statements(data_dir: str | os.PathLike) -> list[Statement]:

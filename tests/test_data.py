@@ -128,6 +128,33 @@ def test_data_dir_from_environment_else_hub_snapshot(monkeypatch, tmp_path):
     assert calls == [("MMVP/MMVP", "dataset", None), ("MMVP/MMVP", "dataset", "abc123")]
 
 
+def test_unreachable_hub_says_how_to_give_the_data(monkeypatch):
+    """Offline with nothing cached (huggingface_hub's own error, as it raises it): one message
+    with the way out, not the hub's traceback."""
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def offline(*args, **kwargs):
+        raise LocalEntryNotFoundError("Cannot find an appropriate cached snapshot folder")
+
+    monkeypatch.delenv("MMVP_DATA_DIR", raising=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(data.DataUnavailableError) as err:
+        data.resolve_data_dir()
+    message = str(err.value)
+    assert "the hub dataset MMVP/MMVP is unreachable and not in the local cache" in message
+    assert "MMVP_DATA_DIR=/path/to/copy" in message and "--data" in message
+    assert err.value.__suppress_context__ and err.value.__cause__ is None
+
+
+def test_questions_alone_need_no_images(tmp_path):
+    (tmp_path / "Questions.csv").write_bytes(data.SHIPPED_QUESTIONS.read_bytes())
+    questions = read_questions(tmp_path, "original", images=False)
+    assert len(questions) == 300 and questions[0].pattern == "sc"
+    with pytest.raises(DataValidationError, match="image .* is missing"):
+        read_questions(tmp_path, "original")
+
+
 # --------------------------------------------------------------------------- invalid data
 
 
@@ -148,6 +175,20 @@ def test_missing_image(copy_of_real_mmvp):
 def test_unreadable_image(copy_of_real_mmvp):
     (copy_of_real_mmvp / "MMVP Images" / "5.jpg").write_bytes(b"not a jpeg")
     _expect(copy_of_real_mmvp, r"Questions\.csv: row 6 \(Index 5\): image .*5\.jpg is unreadable")
+
+
+def test_bytes_that_are_not_utf8_name_the_line(copy_of_real_mmvp):
+    path = copy_of_real_mmvp / "Questions.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[4] = lines[4].replace(b"?", b"?\xe9", 1)  # Latin-1 e-acute
+    path.write_bytes(b"\n".join(lines))
+    _expect(copy_of_real_mmvp, r"Questions\.csv: line 5: not UTF-8 text \(byte 0xe9\)")
+
+
+def test_field_over_the_csv_limit_names_the_row(copy_of_real_mmvp):
+    path = copy_of_real_mmvp / "Questions.csv"
+    path.write_text(path.read_text() + '301,"' + "x" * 200_000 + '",(a) A (b) B,(a)\n')
+    _expect(copy_of_real_mmvp, r"Questions\.csv: row \d+: not CSV \(field larger than")
 
 
 def test_missing_column(copy_of_real_mmvp):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mmvp_tasks import harness, judge
+from mmvp_tasks import harness, judge, records
 from tests.support.fake_api import FakeAPIServer, completion
 
 DOC = {
@@ -132,6 +132,13 @@ def test_verdicts_neither_yes_nor_no_are_counted(
         per_metric = harness.process_results_official(DOC, ["The wings are open."])
     assert per_metric["mmvp_judge_unparseable"] == unparseable
     assert harness.aggregate_judge_unparseable([unparseable, 1, 0]) == unparseable + 1
+    record = per_metric["mmvp_pair_accuracy"]  # logged, so a run can be re-verified offline
+    assert (record["judge_reply"], record["verdict_rule"]) == (verdict, rule)
+    offline = records.official_results(
+        DOC, "The wings are open.", records.Verdict(verdict, rule, record["judge"]),
+        record["judge"],
+    )  # fmt: skip
+    assert offline == per_metric
 
 
 def test_provenance_names_the_judge_model_and_host_never_the_key(judge_env):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmvp_tasks import harness, judge
+from mmvp_tasks import harness, judge, records
 from tests.support.fake_api import FakeAPIServer, completion
 
 DOC = {
@@ -43,6 +43,9 @@ def test_unreadable_answer_is_graded_by_the_judge(verdict, correct, fallback_env
         fallback_env(server)
         record, judged = _score(UNREADABLE)
     assert (record["status"], record["correct"], judged) == ("answered", correct, 1)
+    assert (record["judge_reply"], record["verdict_rule"]) == (verdict, "original")
+    logged = records.Verdict(verdict, "original", record["judge"])  # re-read offline: the same
+    assert records.rule_results(DOC, UNREADABLE, logged)["mmvp_pair_accuracy"] == record
     (request,) = server.requests
     assert request["model"] == "judge-model" and request["temperature"] == judge.JUDGE_TEMPERATURE
     assert (

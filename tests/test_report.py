@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from mmvp_tasks.markers import failed_response
 from tests.support.lmms_eval_run import answer, pair_responder, write_run
 
 XSS_NAME = "<script>alert(1)</script>"
+TASKS = ("mmvp", "mmvp_option_swap", "mmvp_symbol_change", "mmvp_official")
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +99,8 @@ def test_a_good_run_becomes_a_valid_entry(good_run, data, tmp_path):
     assert "--log_samples" in entry["lmms_eval_command"]
     assert entry["data"]["questions_sha256"] and entry["date"] == "2026-01-01T12:00:00"
     assert len(entry["tasks"]["mmvp"]["records"]) == 300
-    assert load_entries(tmp_path / "results") == [entry]
+    assert entry["data"]["n_questions"] == 300
+    assert load_entries(tmp_path / "results") == ([entry], [])
 
 
 def test_api_run_keeps_usage_and_cost_and_drops_the_key(data, tmp_path):
@@ -169,13 +172,14 @@ def test_judged_run_is_reaggregated_without_a_judge(data, tmp_path, monkeypatch)
     assert reasons == ["metric_mismatch", "partial"]
 
 
-def test_missing_sample_is_rejected(run_copy, data, tmp_path):
+def test_missing_sample_makes_the_run_partial(run_copy, data, tmp_path):
     samples = _samples(run_copy, "mmvp_option_swap")
     lines = samples.read_text().splitlines()
     samples.write_text("\n".join(lines[:10] + lines[11:]))
     verified = verify_run(run_copy, data_dir=data)
     assert any(
-        r.reason == "missing_sample" and "doc_id 10" in r.message for r in verified.rejections
+        r.reason == "partial" and "1 of the 300 questions not logged (doc_id 10)" in r.message
+        for r in verified.rejections
     )
 
 
@@ -196,8 +200,11 @@ def test_failed_requests_are_rejected(data, tmp_path):
     run = write_run(tmp_path / "run", data, respond, tasks=("mmvp",))
     verified = verify_run(run, data_dir=data)
     messages = {r.reason: r.message for r in verified.rejections}
+    assert set(messages) == {"failed_requests"}  # every question logged
     assert "3 request(s) failed" in messages["failed_requests"]
-    assert "148 complete pair(s)" in messages["partial"]  # failed pairs are not scored
+    assert verified.entry["tasks"]["mmvp"]["metrics"]["mmvp_scored_pairs"] == 148
+    path = add_run(run, [], tmp_path / "results", data_dir=data, partial=True)
+    assert json.loads(path.read_text())["partial"]
 
 
 def test_partial_run_needs_the_flag(data, tmp_path):
@@ -206,6 +213,7 @@ def test_partial_run_needs_the_flag(data, tmp_path):
     path = add_run(run, [], tmp_path / "results", data_dir=data, partial=True)
     entry = json.loads(path.read_text())
     assert entry["partial"] and entry["tasks"]["mmvp"]["metrics"]["mmvp_scored_pairs"] == 50
+    assert load_entries(tmp_path / "results") == ([entry], [])
 
 
 def test_samples_that_disagree_with_the_data_are_rejected(run_copy, data, tmp_path):
@@ -236,7 +244,7 @@ def test_answer_keys_never_mix_in_one_table(good_run, data, tmp_path):
 
 def test_other_questions_than_the_entries_are_rejected(good_run, data, tmp_path):
     first = add_run(good_run, [], tmp_path / "results", data_dir=data)
-    _edit_json(first, lambda e: e["data"].update(questions_sha256="0123456789abcdef"))
+    _edit_json(first, lambda e: e["data"].update(questions_sha256="0123456789abcdef" * 4))
     other = write_run(tmp_path / "run", data, pair_responder({1}), timestamp="20260106_000000")
     assert _reasons(other, data, tmp_path / "results") == ["data_mismatch"]
 
@@ -283,44 +291,98 @@ def entry(good_run, data) -> dict:
     return verify_run(good_run, data_dir=data).entry
 
 
+def _record(entry, task="mmvp", i=0):
+    return entry["tasks"][task]["records"][i]
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda e: e.pop("fingerprint"), "missing field 'fingerprint'"),
-        (lambda e: e["model"].update(name=3), "entry.model: field 'name': expected str, got int"),
-        (lambda e: e.update(partial=1), "field 'partial': expected bool, got int"),
+        (lambda e: e.pop("partial"), "missing field 'partial'"),
+        (lambda e: e.update(fingerprint="x"), "unknown field(s) ['fingerprint']"),
+        (
+            lambda e: e["model"].update(name=3),
+            "entry.model.name: expected a string, got an integer",
+        ),
+        (lambda e: e.update(partial=1), "entry.partial: expected true or false, got an integer"),
         (lambda e: e.update(id="../x"), "is not a safe file name"),
         (lambda e: e.update(answer_key="mine"), "field 'answer_key': 'mine' not in"),
         (lambda e: e.update(tasks={}), "field 'tasks' is empty"),
-        (lambda e: e.update(schema_version=2), "schema_version 2 != 1"),
-        (
-            lambda e: e["tasks"]["mmvp"]["records"][0].update(status="lucky"),
-            "tasks.mmvp.records[0]: status 'lucky'",
-        ),
-        (
-            lambda e: e["tasks"]["mmvp"]["records"][1].update(index=1),
-            "Index 1 appears twice",
-        ),
+        (lambda e: e.update(schema_version=1), "schema_version 1, this reader needs 2"),
+        (lambda e: e["model"]["model_args"].update(x={"a": 1}), "model_args.x: expected a plain"),
+        (lambda e: _record(e).update(status="lucky"), "tasks.mmvp.records[0]: status 'lucky'"),
+        (lambda e: _record(e, i=1).update(index=1), "Index 1 appears twice"),
+        (lambda e: _record(e).update(pair_id=7), "pair_id 7 is not Index 1's pair"),
+        (lambda e: _record(e).update(correct=False), "records[0]: correct is false"),
+        (lambda e: _record(e).update(choice="<b>"), "target and choice must be option labels"),
         (
             lambda e: e["tasks"]["mmvp"]["metrics"].update(mmvp_pair_accuracy=0.9),
             "metrics.mmvp_pair_accuracy = 0.9 but its records give 0.4",
         ),
+        (
+            lambda e: e["tasks"]["mmvp"]["metrics"].update(mmvp_unparseable=7),
+            "metrics.mmvp_unparseable = 7 but its records give 0",
+        ),
+        (
+            lambda e: e["tasks"]["mmvp"]["metrics"].update(mmvp_accuracy="0.6"),
+            "metrics.mmvp_accuracy: '0.6' is not a fraction or null",
+        ),
+        (
+            lambda e: e["tasks"]["mmvp"]["records"].pop(),
+            "n_samples 300 but 299 records",
+        ),
+        (lambda e: e.update(partial=True), "field 'partial' is true, but its records are complete"),
     ],
 )
 def test_schema_validation(entry, edit, message):
     validate_entry(entry)
     edit(entry)
-    with pytest.raises(EntryError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(EntryError, match=re.escape(message)):
         validate_entry(entry)
 
 
-def test_load_entries_names_the_bad_file(entry, tmp_path):
-    entry["model"].pop("adapter")
+def test_load_entries_names_and_skips_the_bad_file(entry, tmp_path):
     (tmp_path / f"{entry['id']}.json").write_text(json.dumps(entry))
-    with pytest.raises(
-        EntryError, match=f"{entry['id']}.json: entry.model: missing field 'adapter'"
-    ):
-        load_entries(tmp_path)
+    bad = json.loads(json.dumps(entry))
+    bad["id"] = "other"
+    bad["model"].pop("adapter")
+    (tmp_path / "other.json").write_text(json.dumps(bad))
+    entries, skipped = load_entries(tmp_path)
+    assert entries == [entry]
+    assert skipped == [f"{tmp_path / 'other.json'}: entry.model: missing field 'adapter'"]
+
+
+@pytest.mark.parametrize(
+    "task", ["mmvp", "mmvp_option_swap", "mmvp_symbol_change", "mmvp_official"]
+)
+def test_the_schema_knows_each_tasks_metrics(task):
+    """Entries are checked against the tasks' own metric lists and aggregations (the YAMLs)."""
+    from lmms_mmvp.report.schema import FROM_RECORDS, TASK_METRICS
+    from lmms_mmvp.report.tasks import task_spec
+
+    aggregations = task_spec(task).aggregations
+    assert set(TASK_METRICS[task]) == set(aggregations)
+    assert all(aggregations[m] is aggregate for m, aggregate in FROM_RECORDS.items())
+
+
+@pytest.mark.parametrize(
+    "task", ["mmvp", "mmvp_option_swap", "mmvp_symbol_change", "mmvp_official"]
+)
+def test_documents_from_questions_csv_are_the_tasks(task, data, monkeypatch):
+    """What `report add` and `mmvp grade` verify against, read without images or environment,
+    is what the task's process_docs gives lmms-eval."""
+    from lmms_eval.utils import load_yaml_config
+
+    from lmms_mmvp.plugin import TASKS_DIR
+    from lmms_mmvp.report.tasks import task_spec
+
+    monkeypatch.setenv("MMVP_DATA_DIR", str(data))
+    monkeypatch.setenv("MMVP_JUDGE_API_KEY", "unused")
+    config = load_yaml_config(str(next(TASKS_DIR.rglob(f"{task}.yaml"))), mode="full")
+    served = config["process_docs"](None).remove_columns("image").to_list()
+    read = [{k: v for k, v in d.items() if k != "image"} for d in task_spec(task).documents(
+        data, "corrected")]  # fmt: skip
+    assert read == served
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -336,7 +398,15 @@ def test_bootstrap_interval_hand_computed_cases():
     interval = stats.bootstrap_interval([1] * 60 + [0] * 90)
     assert interval.low == pytest.approx(0.4 - 0.0784, abs=0.01)
     assert interval.high == pytest.approx(0.4 + 0.0784, abs=0.01)
-    assert stats.bootstrap_interval([1] * 60 + [0] * 90, seed=0) == interval  # seeded
+
+
+def test_bootstrap_is_seeded():
+    """The same seed gives the same interval; another seed draws other resamples (values that
+    are not all 0 or 1, whose percentiles do not fall on a few grid points)."""
+    values = [(k / 150) ** 2 for k in range(150)]
+    intervals = {seed: stats.bootstrap_interval(values, seed=seed) for seed in (0, 1, 2)}
+    assert stats.bootstrap_interval(values, seed=1) == intervals[1]
+    assert len(set(intervals.values())) == 3
 
 
 @pytest.mark.parametrize(
@@ -374,7 +444,9 @@ def board_entries(good_run, data, tmp_path_factory) -> list[dict]:
         out = tmp_path_factory.mktemp(f"run{k}")
         run = write_run(out, data, pair_responder(set(right)), timestamp=stamp)
         add_run(run, [], results, data_dir=data, name=f"model-{k}")
-    return load_entries(results)
+    entries, skipped = load_entries(results)
+    assert not skipped
+    return entries
 
 
 def test_leaderboard_rows_and_reference(board_entries):
@@ -412,24 +484,59 @@ def test_leaderboard_command_writes_both_pages(board_entries, tmp_path):
     assert (tmp_path / "lb.html").read_text().startswith("<!DOCTYPE html>")
 
 
-def test_leaderboard_in_a_real_browser(board_entries, tmp_path):
-    """Chromium loads the page with no console error, sorts on a header click, draws the SVG
-    charts; the screenshot is kept as an artefact (also under $MMVP_TEST_ARTIFACTS)."""
+# Each payload fires a distinct alert if it escapes its place: an attribute, SVG, embedded JSON.
+XSS_PAYLOADS = {
+    "attribute": "\"><img src=x onerror=alert('attribute')>",
+    "svg": "<svg onload=alert('svg')>",
+    "json": "</script><script>alert('json')</script>",
+}
+
+
+@pytest.fixture
+def hostile_rows(board_entries) -> list:
+    """The board's entries named (and their commands spelt) like the payloads."""
+    entries = json.loads(json.dumps(board_entries))
+    for entry, payload in zip(entries, XSS_PAYLOADS.values(), strict=True):
+        entry["model"]["name"] = payload
+        entry["lmms_eval_command"] = f"lmms-eval --model {payload}"
+    return leaderboard_rows(entries, load_reference())
+
+
+def _open_in_chromium(html: str, tmp_path: Path, act=None) -> dict:
+    """Load ``html`` in Chromium; what happened: alerts (playwright's dialog event, which every
+    alert/confirm/prompt raises), console errors, requests, and ``act(page)``'s result."""
     from playwright.sync_api import sync_playwright
 
-    page_file = tmp_path / "leaderboard.html"
-    page_file.write_text(render_html(leaderboard_rows(board_entries, load_reference()),
-                                     load_reference()))  # fmt: skip
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: apt-get install chromium (.ci/run does)"
-    errors, requests = [], []
+    page_file = tmp_path / f"page-{len(list(tmp_path.glob('page-*')))}.html"
+    page_file.write_text(html)
+    seen = {"alerts": [], "errors": [], "requests": []}
+
+    def on_dialog(dialog):
+        seen["alerts"].append(dialog.message)
+        dialog.dismiss()
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
+        page.on("dialog", on_dialog)
+        page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+        page.on("request", lambda r: seen["requests"].append(r.url))
         page.goto(page_file.as_uri())
         page.wait_for_load_state("load")
+        page.wait_for_timeout(200)  # let any injected handler run
+        seen["result"] = act(page) if act else None
+        browser.close()
+    return seen
+
+
+def test_leaderboard_in_a_real_browser(board_entries, tmp_path):
+    """Chromium loads the page with no console error, sorts on a header click, draws the SVG
+    charts; the screenshot is kept as an artefact (also under $MMVP_TEST_ARTIFACTS)."""
+    shot = tmp_path / "leaderboard.png"
+
+    def act(page):
         first_column = "#leaderboard tbody tr td:first-child"
         before = page.locator(first_column).all_inner_texts()
         assert before[:3] == ["model-0", XSS_NAME, "model-1"]  # rendered as text
@@ -445,17 +552,70 @@ def test_leaderboard_in_a_real_browser(board_entries, tmp_path):
         assert page.locator("#pattern-charts svg").count() == 3
         box = page.locator("#overview-chart svg").bounding_box()
         assert box["width"] > 300 and box["height"] > 100
-        assert page.evaluate("typeof window.alert_called") == "undefined"
-        shot = tmp_path / "leaderboard.png"
         page.screenshot(path=str(shot), full_page=True)
-        browser.close()
-    assert not errors, errors
-    assert all(url.startswith(("file:", "data:")) for url in requests), requests
+
+    rows = leaderboard_rows(board_entries, load_reference())
+    seen = _open_in_chromium(render_html(rows, load_reference()), tmp_path, act)
+    assert not seen["errors"], seen["errors"]
+    assert not seen["alerts"]
+    assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
     assert shot.stat().st_size > 10_000
     if os.environ.get("MMVP_TEST_ARTIFACTS"):
         target = Path(os.environ["MMVP_TEST_ARTIFACTS"])
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, target / "leaderboard.png")
+
+
+def test_no_payload_runs_in_the_browser(hostile_rows, tmp_path):
+    """Payloads in attributes, SVG and the embedded JSON stay text: no alert, and the page's
+    data block reads back as the names, exactly."""
+    html = render_html(hostile_rows, load_reference())
+    data = "JSON.parse(document.getElementById('leaderboard-data').textContent)"
+    seen = _open_in_chromium(
+        html,
+        tmp_path,
+        lambda page: {
+            "names": page.evaluate(f"{data}.map(r => r.name)"),
+            "titles": page.locator("#leaderboard td[title]").evaluate_all(
+                "cells => cells.map(c => c.title)"
+            ),
+            "scripts": page.locator("script").count(),
+            "images": page.locator("img").count(),
+            "svg_titles": page.locator("#overview-chart svg title").evaluate_all(
+                "ts => ts.map(t => t.textContent)"
+            ),
+        },
+    )
+    assert seen["alerts"] == []
+    result = seen["result"]
+    assert sorted(result["names"]) == sorted(XSS_PAYLOADS.values())
+    assert sorted(result["titles"]) == sorted(
+        f"lmms-eval --model {p}" for p in XSS_PAYLOADS.values()
+    )
+    assert (result["scripts"], result["images"]) == (2, 0)  # the data block, the page's script
+    assert any(XSS_PAYLOADS["svg"] in t for t in result["svg_titles"])
+
+
+def test_the_alert_detector_fires(hostile_rows, tmp_path, monkeypatch):
+    """The detector of the test above sees an alert called on the page, and sees each payload
+    fire once the page's escaping and Content-Security-Policy are taken away: the payloads are
+    live in those places, and the test would notice if they ran."""
+    from lmms_mmvp.report import charts, leaderboard
+
+    probe = _open_in_chromium(
+        render_html(hostile_rows, load_reference()),
+        tmp_path,
+        lambda page: page.evaluate("window.alert('probe')"),
+    )
+    assert probe["alerts"] == ["probe"]
+    monkeypatch.setattr(leaderboard, "escape", str)
+    monkeypatch.setattr(charts, "escape", str)
+    monkeypatch.setattr(leaderboard, "json_for_html", json.dumps)
+    monkeypatch.setattr(
+        leaderboard, "content_security_policy", lambda: "script-src 'unsafe-inline'"
+    )
+    sabotaged = _open_in_chromium(render_html(hostile_rows, load_reference()), tmp_path)
+    assert set(XSS_PAYLOADS) <= set(sabotaged["alerts"]), sabotaged["alerts"]
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -537,6 +697,7 @@ def test_a_real_lmms_eval_run_is_accepted(synthetic_data, tiny_llava, tmp_path):
             str(tmp_path / "results"), "--data", str(synthetic_data.mmvp_dir)]  # fmt: skip
     added = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert added.returncode == 0, added.stderr[-3000:]
-    (entry,) = load_entries(tmp_path / "results")
+    (entry,), skipped = load_entries(tmp_path / "results")
+    assert not skipped and not entry["partial"]
     assert set(entry["tasks"]) == {"mmvp", "mmvp_option_swap", "mmvp_symbol_change"}
     assert entry["model"]["adapter"] == "mmvp_llava"

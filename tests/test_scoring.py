@@ -89,3 +89,11 @@ def test_a_refusing_model_scores_no_better_than_an_answering_one():
     refusing = [rec(1), rec(2), rec(3, status=scoring.REFUSED), rec(4)]
     assert scoring.pair_accuracy(refusing) == scoring.pair_accuracy(answering) == 0.5
     assert scoring.question_accuracy(refusing) == scoring.question_accuracy(answering)
+
+
+def test_pair_outcomes_leave_out_incomplete_and_failed_pairs():
+    records = [rec(1), rec(2), rec(3), rec(5, False), rec(6), rec(7), rec(8, status=FAILED)]
+    # pair 1 both right; pair 2 lacks Index 4; pair 3 one wrong; pair 4 has a failed request
+    assert scoring.pair_outcomes(records) == {1: True, 3: False}
+    assert scoring.pair_accuracy(records) == 1 / 2
+    assert scoring.pair_outcomes([rec(1)]) == {} and scoring.pair_accuracy([rec(1)]) is None

@@ -82,7 +82,7 @@ def test_hub_dataset_is_mmvp_vlm(monkeypatch, tmp_path):
         huggingface_hub, "snapshot_download", lambda *a, **k: calls.append((a, k)) or str(tmp_path)
     )
     assert vlm_data.resolve_vlm_data_dir() == tmp_path
-    assert calls == [(("MMVP/MMVP_VLM",), {"repo_type": "dataset"})]
+    assert calls == [(("MMVP/MMVP_VLM",), {"repo_type": "dataset", "revision": None})]
 
 
 def test_missing_image_is_named(vlm_copy):

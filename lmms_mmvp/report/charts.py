@@ -6,9 +6,8 @@ is escaped, since model names come from untrusted entries.
 
 from __future__ import annotations
 
-from html import escape
-
 from lmms_mmvp.report.stats import Interval
+from lmms_mmvp.report.text import html_text as escape
 from mmvp_tasks.patterns import PATTERNS
 
 ENTRY_COLOUR, REFERENCE_COLOUR, INTERVAL_COLOUR = "#3b6ea8", "#b5b5b5", "#1b1b1b"

@@ -6,6 +6,9 @@
     mmvp report ablation RUN
 
 A RUN is an entry under ``results/`` or an lmms-eval results file (with its samples beside it).
+Every file is untrusted: a malformed one ends the command with one message naming it (exit
+status 2), a run that fails verification lists every reason (exit status 1); nothing that comes
+from a file reaches the terminal with its control characters. No network is used.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from lmms_mmvp.report.text import for_terminal
 
 DEFAULT_RESULTS = Path("results")
 
@@ -63,10 +68,16 @@ def _reporting_errors(command):
         try:
             return command(args)
         except (ValueError, OSError) as err:
-            print(f"mmvp report {args.report_command}: error: {err}", file=sys.stderr)
+            say(f"mmvp report {args.report_command}: error: {err}", error=True)
             return 2
 
     return run
+
+
+def say(text: str, *, error: bool = False) -> None:
+    """Print, with every control character of ``text`` escaped (names, messages and answers
+    come from untrusted files)."""
+    print(for_terminal(text), file=sys.stderr if error else sys.stdout)
 
 
 def _common(parser: argparse.ArgumentParser, *, data: bool = False) -> None:
@@ -76,13 +87,17 @@ def _common(parser: argparse.ArgumentParser, *, data: bool = False) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     if data:
         parser.add_argument(
-            "--data", type=Path, help="MMVP data dir to verify against (default: as the task)"
+            "--data",
+            type=Path,
+            help="folder with the Questions.csv to verify against (default: the MMVP questions "
+            "shipped with lmms-mmvp)",
         )
 
 
 def _add(args: argparse.Namespace) -> int:
     from lmms_mmvp.report.submission import Rejected, add_run
 
+    existing = _entries(args)
     try:
         path = add_run(
             args.results_json,
@@ -91,22 +106,32 @@ def _add(args: argparse.Namespace) -> int:
             data_dir=args.data,
             name=args.name,
             partial=args.partial,
+            existing=existing,
         )
     except Rejected as rejected:
-        print(f"mmvp report add: rejected {args.results_json}:", file=sys.stderr)
+        say(f"mmvp report add: rejected {args.results_json}:", error=True)
         for rejection in rejected.rejections:
-            print(f"  - {rejection}", file=sys.stderr)
+            say(f"  - {rejection}", error=True)
         return 1
-    print(f"added {path}")
+    say(f"added {path}")
     return 0
+
+
+def _entries(args: argparse.Namespace) -> list[dict]:
+    """The valid entries under ``--results``; each invalid file is named and skipped."""
+    from lmms_mmvp.report.schema import load_entries
+
+    entries, skipped = load_entries(args.results)
+    for message in skipped:
+        say(f"mmvp report {args.report_command}: skipped {message}", error=True)
+    return entries
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from lmms_mmvp.report.leaderboard import write_leaderboard
-    from lmms_mmvp.report.schema import load_entries
 
-    markdown, html = write_leaderboard(load_entries(args.results), args.out, seed=args.seed)
-    print(f"wrote {markdown} and {html}")
+    markdown, html = write_leaderboard(_entries(args), args.out, seed=args.seed)
+    say(f"wrote {markdown} and {html}")
     return 0
 
 
@@ -114,17 +139,17 @@ def _compare(args: argparse.Namespace) -> int:
     from lmms_mmvp.report.compare import compare_table, comparison_chart
 
     entries = [_load(run, args) for run in args.runs]
-    print(compare_table(entries, args.task, seed=args.seed))
+    say(compare_table(entries, args.task, seed=args.seed))
     if args.chart:
         args.chart.write_text(comparison_chart(entries, args.task, seed=args.seed))
-        print(f"\nchart: {args.chart}")
+        say(f"\nchart: {args.chart}")
     return 0
 
 
 def _ablation(args: argparse.Namespace) -> int:
     from lmms_mmvp.report.compare import ablation_table
 
-    print(ablation_table(_load(args.run_path, args), seed=args.seed))
+    say(ablation_table(_load(args.run_path, args), seed=args.seed))
     return 0
 
 
@@ -134,4 +159,7 @@ def _load(run: str, args: argparse.Namespace) -> dict:
     name, sep, path = run.partition("=")
     if not sep or not name or "/" in name:  # a path that contains "=" is still a path
         name, path = None, run
-    return load_run(Path(path), name=name, data_dir=args.data)
+    entry, warnings = load_run(Path(path), name=name, data_dir=args.data)
+    for warning in warnings:
+        say(f"mmvp report {args.report_command}: warning: {warning}", error=True)
+    return entry

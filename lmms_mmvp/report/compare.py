@@ -15,19 +15,17 @@ variants: answers that follow a letter or a position rather than the image.
 from __future__ import annotations
 
 import itertools
-import json
-import logging
 from pathlib import Path
 
-from lmms_mmvp.report import charts
+from lmms_mmvp.report import charts, files
 from lmms_mmvp.report.leaderboard import SWAP_TASK, SYMBOL_TASK, load_reference
-from lmms_mmvp.report.schema import validate_entry
+from lmms_mmvp.report.schema import incomparable, validate_entry
 from lmms_mmvp.report.stats import Interval, bootstrap_interval, compare_pairs
 from lmms_mmvp.report.submission import verify_run
-from lmms_mmvp.report.tasks import pair_outcomes
+from lmms_mmvp.report.text import visible
 from mmvp_tasks.patterns import PATTERNS
+from mmvp_tasks.scoring import pair_outcomes
 
-logger = logging.getLogger(__name__)
 VARIANTS = (("mmvp", "original"), (SWAP_TASK, "options swapped"), (SYMBOL_TASK, "labels (1)/(2)"))
 
 
@@ -35,19 +33,22 @@ class CompareError(ValueError):
     """Runs that cannot be compared (other data, answer key or task), or a missing task."""
 
 
-def load_run(path: Path, *, name: str | None = None, data_dir: Path | None = None) -> dict:
-    """An entry from ``path``: a leaderboard entry as is, a results file verified now."""
-    content = json.loads(Path(path).read_text())
-    if "schema_version" in content:
+def load_run(
+    path: Path, *, name: str | None = None, data_dir: Path | None = None
+) -> tuple[dict, list[str]]:
+    """``(entry, warnings)`` from ``path``: a leaderboard entry as is (validated), a results file
+    verified now; the warnings say why `report add` would reject it."""
+    content = files.read_json(Path(path))
+    warnings = []
+    if isinstance(content, dict) and "schema_version" in content:
         entry = validate_entry(content, str(path))
     else:
         verified = verify_run(Path(path), data_dir=data_dir, name=name)
-        for rejection in verified.rejections:
-            logger.warning("%s: would be rejected by `report add`: %s", path, rejection)
+        warnings = [f"{path}: would be rejected by `report add`: {r}" for r in verified.rejections]
         entry = verified.entry
     if name:
         entry["model"]["name"] = name
-    return entry
+    return entry, warnings
 
 
 # ----------------------------------------------------------------------------- compare
@@ -56,7 +57,7 @@ def load_run(path: Path, *, name: str | None = None, data_dir: Path | None = Non
 def compare_table(entries: list[dict], task: str = "mmvp", *, seed: int = 0) -> str:
     _check_comparable(entries, task)
     outcomes = [pair_outcomes(e["tasks"][task]["records"]) for e in entries]
-    names = [e["model"]["name"] for e in entries]
+    names = [visible(e["model"]["name"]) for e in entries]
     lines = [f"{task}: pair accuracy (%) with 95% bootstrap CI over pairs (seed {seed})", ""]
     lines += _run_table(entries, task, outcomes, seed)
     lines += ["", "Paired differences (row minus column model, same pairs):"]
@@ -77,6 +78,8 @@ def comparison_chart(entries: list[dict], task: str = "mmvp", *, seed: int = 0) 
     items = []
     for entry in entries:
         values = list(pair_outcomes(entry["tasks"][task]["records"]).values())
+        if not values:
+            continue  # no scored pair: nothing to draw
         interval = bootstrap_interval(values, seed=seed)
         mean = 100 * sum(values) / len(values)
         items.append(
@@ -96,7 +99,7 @@ def _run_table(entries, task, outcomes, seed) -> list[str]:
         cost = usage.get("estimated_cost_usd")
         rows.append(
             [
-                entry["model"]["name"],
+                visible(entry["model"]["name"]),
                 _pct(m.get("mmvp_pair_accuracy")),
                 f"{100 * ci.low:.1f}-{100 * ci.high:.1f}",
                 _pct(m.get("mmvp_accuracy")),
@@ -112,7 +115,7 @@ def _run_table(entries, task, outcomes, seed) -> list[str]:
 
 
 def _pattern_deltas(entries, task) -> list[str]:
-    names = [e["model"]["name"] for e in entries]
+    names = [visible(e["model"]["name"]) for e in entries]
     headers = ["pattern (unofficial mapping)", *names, *(f"{n} - {names[0]}" for n in names[1:])]
     rows = []
     for p in PATTERNS:
@@ -138,13 +141,9 @@ def _check_comparable(entries: list[dict], task: str) -> None:
     for entry in entries:
         if task not in entry["tasks"]:
             raise CompareError(f"{entry['model']['name']!r} has no {task!r} results")
-    for field, get in (
-        ("answer key", lambda e: e["answer_key"]),
-        ("questions", lambda e: e["data"]["questions_sha256"]),
-    ):
-        values = {e["model"]["name"]: get(e) for e in entries}
-        if len(set(values.values())) > 1:
-            raise CompareError(f"runs with different {field} cannot be compared: {values}")
+    problems = incomparable(entries, label=lambda e: e["model"]["name"])
+    if problems:
+        raise CompareError("; ".join(message for _, message in problems))
 
 
 # ----------------------------------------------------------------------------- ablation
@@ -179,7 +178,7 @@ def ablation_table(entry: dict, *, seed: int = 0) -> str:
         )
     headers = ["prompt", "pair acc", "95% CI", "question acc", "unparseable",
                f"paper {paper['model']}"]  # fmt: skip
-    lines = [f"{entry['model']['name']}: MMVP prompt ablations (pair accuracy, %)", ""]
+    lines = [f"{visible(entry['model']['name'])}: MMVP prompt ablations (pair accuracy, %)", ""]
     lines += _format(headers, rows)
     lines += ["", "Chosen option compared with the original prompt (questions answered in both):"]
     consistency = [_consistency(entry, task, label) for task, label in present[1:]]

@@ -5,26 +5,31 @@
 Reads the answer files the original MMVP scripts write (scripts/evaluate_mllm.py: JSON Lines,
 one object per question with ``question_id`` = the question's Index and the model's
 ``response``; LLaVA-style files carry ``text`` instead) or a CSV with columns
-``Index,response``. Answers are joined to the questions by Index (data as for the task:
-``--data``, else ``MMVP_DATA_DIR``, else the hub dataset) and scored by the ``mmvp`` task's own
-scorer and aggregations (rule-based reader), or with ``--judge`` by ``mmvp_official``'s (the
-paper's LLM grader; needs ``MMVP_JUDGE_API_KEY``). The file's own ``answer`` fields are ignored:
-the answer key is the chosen one (``corrected`` by default). Unknown or repeated ids and
-questions without an answer are errors (``--partial`` scores an incomplete file).
+``Index,response``. Answers are joined by Index to the questions: the MMVP questions shipped with
+this package, or ``--data DIR`` (a folder with a ``Questions.csv``; no images needed). They are
+scored by the ``mmvp`` task's own scorer and aggregations (rule-based reader), or with ``--judge``
+by ``mmvp_official``'s (the paper's LLM grader; needs ``MMVP_JUDGE_API_KEY``). The file's own
+``answer`` fields are ignored: the answer key is the chosen one (``corrected`` by default).
+Unknown or repeated ids and questions without an answer are errors (``--partial`` scores an
+incomplete file); so is a file that is not UTF-8 JSON Lines or CSV, with its line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
+from lmms_mmvp.report import files
 from lmms_mmvp.report.stats import bootstrap_interval
-from lmms_mmvp.report.tasks import RECORD_METRIC, pair_outcomes, task_spec
-from mmvp_tasks.data import DataValidationError, read_csv_rows, resolve_data_dir
+from lmms_mmvp.report.tasks import RECORD_METRIC, task_spec
+from lmms_mmvp.report.text import for_terminal, shown
+from mmvp_tasks.data import SHIPPED_DIR, DataValidationError, read_csv_rows
 from mmvp_tasks.judge import JudgeConfigError
 from mmvp_tasks.patterns import PATTERNS
+from mmvp_tasks.scoring import pair_outcomes
 
 RESPONSE_FIELDS = ("response", "text")  # evaluate_mllm.py writes "response"; LLaVA's scripts "text"
 
@@ -35,8 +40,7 @@ class GradeError(ValueError):
 
 def read_answers(path: Path) -> dict[int, str]:
     """``{Index: response}`` from a JSON Lines answers file or an ``Index,response`` CSV."""
-    if not path.is_file():
-        raise GradeError(f"{path}: no such file")
+    files.check_size(path, files.MAX_LINES_BYTES)
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
     seen: dict[int, int] = {}
     answers = {}
@@ -104,7 +108,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "file", type=Path, help="answers: .jsonl (question_id + response/text) or .csv"
     )
     parser.add_argument(
-        "--data", type=Path, help="MMVP data dir (default: $MMVP_DATA_DIR, else the hub dataset)"
+        "--data",
+        type=Path,
+        help="folder with the Questions.csv to grade against (default: the MMVP questions "
+        "shipped with lmms-mmvp)",
     )
     parser.add_argument("--answer-key", choices=("corrected", "original"), default="corrected")
     parser.add_argument(
@@ -120,33 +127,32 @@ def run(args: argparse.Namespace) -> int:
     task = "mmvp_official" if args.judge else "mmvp"
     try:
         answers = read_answers(args.file)
-        data_dir = args.data or resolve_data_dir()
-        docs = task_spec(task).documents(data_dir, args.answer_key)
-        metrics = grade(answers, docs, task, partial=args.partial)
-    except (GradeError, DataValidationError, JudgeConfigError) as err:
-        print(f"mmvp grade: error: {err}", file=sys.stderr)
+        docs = task_spec(task).documents(args.data or SHIPPED_DIR, args.answer_key)
+        try:
+            metrics = grade(answers, docs, task, partial=args.partial)
+        except GradeError as err:
+            raise GradeError(f"{args.file}: {err}") from None
+    except (GradeError, DataValidationError, JudgeConfigError, files.InputError) as err:
+        print(for_terminal(f"mmvp grade: error: {err}"), file=sys.stderr)
         return 2
     reader = "LLM judge (mmvp_official)" if args.judge else "rule-based reader (mmvp)"
-    print(format_report(metrics, f"{args.file}: {len(answers)} answers, {reader}"))
+    print(for_terminal(format_report(metrics, f"{args.file}: {len(answers)} answers, {reader}")))
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=1) + "\n")
     return 0
 
 
 def _jsonl_rows(path: Path):
-    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise GradeError(f"{path}: line {line}: not JSON ({err})") from None
+    for line, row in files.read_json_lines(path):
         if not isinstance(row, dict) or "question_id" not in row:
             raise GradeError(f"{path}: line {line}: no field 'question_id'")
         field = next((f for f in RESPONSE_FIELDS if f in row), None)
         if field is None:
             raise GradeError(f"{path}: line {line}: no field 'response' or 'text'")
-        yield line, _index(path, line, "question_id", row["question_id"]), str(row[field])
+        if not isinstance(row[field], str):
+            raise GradeError(f"{path}: line {line}: field {field!r}: {shown(row[field])} is not "
+                             "an answer (a string)")  # fmt: skip
+        yield line, _index(path, line, "question_id", row["question_id"]), row[field]
 
 
 def _csv_rows(path: Path):
@@ -161,9 +167,9 @@ def _csv_rows(path: Path):
 def _index(path: Path, line: int, field: str, value) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
         return int(value)
-    raise GradeError(f"{path}: line {line}: field {field!r}: {value!r} is not a question id")
+    raise GradeError(f"{path}: line {line}: field {field!r}: {shown(value)} is not a question id")
 
 
 def _ids(values: list[int]) -> str:

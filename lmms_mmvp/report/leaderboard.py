@@ -6,23 +6,29 @@ Rows: pair accuracy with its 95 % bootstrap confidence interval over pairs (seed
 accuracy, the paper's two ablations (pair accuracy with options swapped / labels (1)/(2)),
 per-pattern pair accuracy (unofficial mapping), unparseable answers, failed requests and
 refusals; then the paper's published numbers as marked reference rows (reference.json, cited).
+Partial runs (``report add --partial``) are listed in their own table, never ranked.
 The HTML page needs no network: inline CSS, JS and SVG charts, a Content-Security-Policy that
-forbids loading anything, and every string from an entry escaped.
+forbids loading anything and runs only the page's own style and script (by hash), and every
+string from an entry escaped, also in the rows' data embedded as JSON.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from html import escape
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lmms_mmvp.report import charts
+from lmms_mmvp.report.schema import incomparable
 from lmms_mmvp.report.stats import Interval, bootstrap_interval
-from lmms_mmvp.report.tasks import pair_outcomes
+from lmms_mmvp.report.text import html_text as escape
+from lmms_mmvp.report.text import json_for_html, markdown_cell
 from mmvp_tasks.patterns import PATTERNS
+from mmvp_tasks.scoring import pair_outcomes
 
 logger = logging.getLogger(__name__)
 REFERENCE_FILE = Path(__file__).with_name("reference.json")
@@ -51,6 +57,7 @@ class Row:
     date: str = ""
     partial: bool = False
     cost_usd: float | None = None
+    command: str = ""  # the run's lmms-eval command, shown on hover
 
 
 def load_reference() -> dict:
@@ -58,14 +65,19 @@ def load_reference() -> dict:
 
 
 def leaderboard_rows(entries: list[dict], reference: dict, *, seed: int = 0) -> list[Row]:
-    """Entry rows (best pair accuracy first), then the paper's rows."""
-    _check_one_table(entries)
+    """Complete runs (best pair accuracy first), the paper's rows, then the partial runs (not
+    ranked: a run with fewer pairs is no score on MMVP)."""
+    problems = incomparable(entries)
+    if problems:
+        raise LeaderboardError("; ".join(message for _, message in problems))
     for entry in entries:
         if MAIN_TASK not in entry["tasks"]:
             logger.warning("%s: no %s results, not on the leaderboard", entry["id"], MAIN_TASK)
     rows = [_entry_row(e, seed) for e in entries if MAIN_TASK in e["tasks"]]
-    rows.sort(key=lambda r: -1 if r.pair is None else r.pair, reverse=True)
-    return rows + [_reference_row(r) for r in reference["mmvp"]]
+    rows.sort(key=lambda r: (-1 if r.pair is None else r.pair, r.name), reverse=True)
+    ranked = [r for r in rows if not r.partial]
+    partial = [r for r in rows if r.partial]
+    return ranked + [_reference_row(r) for r in reference["mmvp"]] + partial
 
 
 def _entry_row(entry: dict, seed: int) -> Row:
@@ -92,7 +104,8 @@ def _entry_row(entry: dict, seed: int) -> Row:
         answer_key=entry["answer_key"],
         date=entry["date"][:10],
         partial=entry["partial"],
-        cost_usd=(entry.get("usage") or {}).get("estimated_cost_usd"),
+        cost_usd=(entry["usage"] or {}).get("estimated_cost_usd"),
+        command=entry["lmms_eval_command"],
     )
 
 
@@ -116,18 +129,6 @@ def _percent(value) -> float | None:
     if not isinstance(value, int | float) or isinstance(value, bool) or value != value:
         return None
     return 100.0 * value
-
-
-def _check_one_table(entries: list[dict]) -> None:
-    for what, key in (
-        ("answer keys", lambda e: e["answer_key"]),
-        ("question sets (Questions.csv sha256)", lambda e: e["data"]["questions_sha256"]),
-    ):
-        if len({key(e) for e in entries}) > 1:
-            raise LeaderboardError(
-                f"entries with different {what} cannot share one table: "
-                + ", ".join(sorted(f"{e['id']}={key(e)}" for e in entries))
-            )
 
 
 # ----------------------------------------------------------------------------- columns
@@ -198,19 +199,40 @@ def render_markdown(rows: list[Row], reference: dict) -> str:
         "",
         "Pair accuracy (the paper's MMVP score, %) with its 95 % bootstrap CI over the 150 pairs; "
         "per-pattern columns use an unofficial question-to-pattern mapping. Rows marked "
-        "(paper) are published numbers, not verified runs: " + _citation(reference) + ".",
+        "(paper) are published numbers, not verified runs: "
+        + markdown_cell(_citation(reference))
+        + ".",
         "",
-        "| " + " | ".join(_md(c.title) for c in cols) + " |",
+        *_markdown_table([r for r in rows if not r.partial], cols),
+        "",
+        f"Paper protocol: {markdown_cell(reference['mmvp_protocol'])}",
+        "",
+    ]
+    partial = [r for r in rows if r.partial]
+    if partial:
+        lines += ["## Partial runs (not ranked)", "", PARTIAL_NOTE, ""]
+        lines += [*_markdown_table(partial, cols), ""]
+    lines += _vlm_markdown(reference)
+    return "\n".join(lines) + "\n"
+
+
+PARTIAL_NOTE = (
+    "Runs accepted with `mmvp report add --partial`: a question was not logged or a request "
+    "failed, so fewer pairs were scored. Their numbers are not MMVP scores and are not ranked."
+)
+
+
+def _markdown_table(rows: list[Row], cols: list[Column]) -> list[str]:
+    lines = [
+        "| " + " | ".join(markdown_cell(c.title) for c in cols) + " |",
         "|" + "|".join(":--" if c.kind == "text" else "--:" for c in cols) + "|",
     ]
     for row in rows:
-        cells = [_md(c.text(row)) for c in cols]
+        cells = [markdown_cell(c.text(row)) for c in cols]
         if row.reference:
             cells[0] = f"*{cells[0]}*"
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Paper protocol: {_md(reference['mmvp_protocol'])}", ""]
-    lines += _vlm_markdown(reference)
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _vlm_markdown(reference: dict) -> list[str]:
@@ -223,18 +245,10 @@ def _vlm_markdown(reference: dict) -> list[str]:
     ]
     for r in reference["mmvp_vlm"]:
         patterns = r.get("patterns", {})
-        cells = [_md(r["model"]), _num(r.get("resolution"), 0), _num(r["average"])]
+        cells = [markdown_cell(r["model"]), _num(r.get("resolution"), 0), _num(r["average"])]
         cells += [_num(patterns.get(c)) for c in codes]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
-
-
-def _md(text: str) -> str:
-    """Table-cell text that Markdown renders literally: HTML escaped, pipes and marks escaped."""
-    text = escape(str(text)).replace("\n", " ")
-    for mark in "\\|*_[]`":
-        text = text.replace(mark, "\\" + mark)
-    return text
 
 
 def _citation(reference: dict) -> str:
@@ -244,10 +258,8 @@ def _citation(reference: dict) -> str:
 
 # ----------------------------------------------------------------------------- HTML
 
-# Nothing may be fetched at view time: only the inline style, script and SVG run.
-_NO_NETWORK = (
-    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-)
+# Nothing may be fetched at view time, and only the page's own style and script apply: the
+# Content-Security-Policy names them by hash, so no injected markup could run (no unsafe-inline).
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1b1b1b}
 table{border-collapse:collapse;font-size:12px}
@@ -262,8 +274,7 @@ figure{display:inline-block;margin:8px 16px 8px 0}figcaption{font-size:12px}
 """
 
 _SCRIPT = """
-(function () {
-  var table = document.getElementById("leaderboard");
+Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
   var headers = table.tHead.rows[0].cells;
   function compare(a, b, numeric) {
     if (numeric) { return parseFloat(a) - parseFloat(b); }
@@ -286,18 +297,27 @@ _SCRIPT = """
       rows.forEach(function (row) { body.appendChild(row); });
     });
   });
-})();
+});
 """
+
+
+def content_security_policy() -> str:
+    return (
+        f"default-src 'none'; style-src {_hash_source(_STYLE)}; "
+        f"script-src {_hash_source(_SCRIPT)}; img-src data:"
+    )
+
+
+def _hash_source(content: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(content.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
 
 
 def render_html(rows: list[Row], reference: dict) -> str:
     cols = columns()
-    head = "".join(
-        f'<th data-type="{c.kind}"{_unofficial(c)} title="{escape(c.title)}">{escape(c.title)}</th>'
-        for c in cols
-    )
-    body = "\n".join(_html_row(row, cols) for row in rows)
-    entries = [r for r in rows if not r.reference]
+    ranked = [r for r in rows if not r.partial]
+    partial = [r for r in rows if r.partial]
+    entries = [r for r in ranked if not r.reference]
     per_pattern = "\n".join(
         f"<figure>{charts.pattern_bars(r.name, r.patterns)}"
         f"<figcaption>{escape(r.name)}: pair accuracy per pattern (unofficial mapping)"
@@ -305,11 +325,18 @@ def render_html(rows: list[Row], reference: dict) -> str:
         for r in entries
     )
     overview = charts.accuracy_with_intervals(
-        [(_display_name(r), r.pair, r.interval, r.reference) for r in rows if r.pair is not None]
+        [(_display_name(r), r.pair, r.interval, r.reference) for r in ranked if r.pair is not None]
     )
+    partial_section = ""
+    if partial:
+        partial_section = (
+            f'<h2>Partial runs (not ranked)</h2>\n<p class="note">{escape(PARTIAL_NOTE)}</p>\n'
+            f"{_html_table('partial-runs', partial, cols)}\n"
+        )
+    data = [asdict(r) for r in rows if not r.reference]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_NO_NETWORK}">
+<meta http-equiv="Content-Security-Policy" content="{content_security_policy()}">
 <link rel="icon" href="data:,">
 <title>MMVP leaderboard</title><style>{_STYLE}</style></head>
 <body>
@@ -320,19 +347,29 @@ pairs: with 150 pairs, gaps of a few points are often noise. Per-pattern columns
 unofficial question-to-pattern mapping. Click a column header to sort. Italic rows are
 published numbers, not verified runs: {escape(_citation(reference))};
 {escape(reference["mmvp_protocol"])}</p>
-<table id="leaderboard"><thead><tr>{head}</tr></thead>
-<tbody>
-{body}
-</tbody></table>
-<h2>Pair accuracy with 95 % interval</h2>
+{_html_table("leaderboard", ranked, cols)}
+{partial_section}<h2>Pair accuracy with 95 % interval</h2>
 <figure id="overview-chart">{overview}</figure>
 <h2>Per-pattern pair accuracy (unofficial)</h2>
 <div id="pattern-charts">{per_pattern}</div>
 <h2>MMVP-VLM (image–text encoders), paper reference</h2>
 {_vlm_html(reference)}
+<script type="application/json" id="leaderboard-data">{json_for_html(data)}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """
+
+
+def _html_table(table_id: str, rows: list[Row], cols: list[Column]) -> str:
+    head = "".join(
+        f'<th data-type="{c.kind}"{_unofficial(c)} title="{escape(c.title)}">{escape(c.title)}</th>'
+        for c in cols
+    )
+    body = "\n".join(_html_row(row, cols) for row in rows)
+    return (
+        f'<table id="{table_id}" class="sortable"><thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody></table>"
+    )
 
 
 def _unofficial(column: Column) -> str:
@@ -343,8 +380,9 @@ def _html_row(row: Row, cols: list[Column]) -> str:
     cells = []
     for c in cols:
         value = c.value(row)
-        sort = "" if value is None else escape(str(value), quote=True)
-        cells.append(f'<td data-sort="{sort}"{_unofficial(c)}>{escape(c.text(row))}</td>')
+        sort = "" if value is None else escape(str(value))
+        title = f' title="{escape(row.command)}"' if c.title == "Model" and row.command else ""
+        cells.append(f'<td data-sort="{sort}"{title}{_unofficial(c)}>{escape(c.text(row))}</td>')
     kind = "reference" if row.reference else "entry"
     return f'<tr class="{kind}">{"".join(cells)}</tr>'
 

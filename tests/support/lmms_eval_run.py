@@ -1,7 +1,9 @@
 """Runs in lmms-eval's output format without running a model: ``<ts>_results.json`` and
 ``<ts>_samples_<task>.jsonl`` as lmms-eval 0.7 writes them with ``--log_samples`` (field names
-checked against a real CLI run in tests/test_report.py), scored by the tasks' own scorer and
-aggregations. ``respond(task, doc)`` plays the model."""
+checked against a real CLI run in tests/test_report.py): the prompt as ``input``, the answer the
+task scored as ``filtered_resps`` and, when reasoning was stripped from it, the raw one as
+``resps``. Scored by the tasks' own scorer and aggregations. ``respond(task, doc)`` plays the
+model."""
 
 from __future__ import annotations
 
@@ -9,10 +11,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from lmms_eval.api.reasoning import strip_reasoning_tags
+
 from lmms_mmvp.report.tasks import task_spec
+from mmvp_tasks import harness
 from mmvp_tasks.answers import answer_label, parse_options
 
 ABLATION_TASKS = ("mmvp", "mmvp_option_swap", "mmvp_symbol_change")
+REASONING_TAGS = '[["<think>", "</think>"], ["<analysis>", "</analysis>"]]'  # lmms-eval's default
 
 
 def write_run(
@@ -27,25 +33,34 @@ def write_run(
     limit: int | None = None,
     usage: dict | None = None,
     timestamp: str = "20260101_120000",
+    reasoning_tags: str = REASONING_TAGS,
 ) -> Path:
     """Write the run's files under ``out_dir``; return the results file."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results, versions, n_samples, configs = {}, {}, {}, {}
+    tags = None if reasoning_tags == "none" else json.loads(reasoning_tags)
+    prompt_kwargs = {"pre_prompt": "", "post_prompt": "\nAnswer."}
     for task in tasks:
         spec = task_spec(task)
         docs = spec.documents(data_dir, answer_key)[:limit]
         samples = []
         for doc_id, doc in enumerate(docs):
-            response = respond(task, doc)
+            raw = respond(task, doc)
+            response = strip_reasoning_tags(raw, tags) if tags else raw
             scored = spec.score(doc, response)
+            if task == "mmvp_official":
+                prompt = harness.doc_to_text_official(doc)
+            else:
+                prompt = harness.doc_to_text(doc, prompt_kwargs)
             samples.append(
                 {
                     "doc_id": doc_id,
                     "target": doc["Correct Answer"],
                     "filtered_resps": response,
+                    **({"resps": raw} if raw != response else {}),
                     "token_counts": [None],
                     "doc_hash": "0" * 64,
-                    "input": doc["Question"],
+                    "input": prompt,
                     **scored,
                 }  # fmt: skip
             )
@@ -56,13 +71,13 @@ def write_run(
         configs[task] = {
             "task": task,
             "generation_kwargs": {"max_new_tokens": 16, "temperature": 0.0},
-            "lmms_eval_specific_kwargs": {"pre_prompt": "", "post_prompt": "\nAnswer."},
+            "lmms_eval_specific_kwargs": prompt_kwargs,
         }
         lines = [json.dumps(s) for s in samples]
         (out_dir / f"{timestamp}_samples_{task}.jsonl").write_text("\n".join(lines) + "\n")
     cli_args = {"model": model, "model_args": model_args, "tasks": ",".join(tasks),
                 "batch_size": "16", "limit": limit, "output_path": str(out_dir),
-                "log_samples": True}  # fmt: skip
+                "log_samples": True, "reasoning_tags": reasoning_tags}  # fmt: skip
     run = {
         "results": results,
         "versions": versions,
