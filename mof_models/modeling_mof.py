@@ -18,6 +18,7 @@ expands them); their embeddings are replaced by the image features with ``masked
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
@@ -95,13 +96,16 @@ class HubDinov2Embeddings(Dinov2Embeddings):
 _POSITION_EMBEDDINGS = {"hub": HubDinov2Embeddings, "transformers": Dinov2Embeddings}
 
 
-def dino_tower_for(config: MofConfig, tower: nn.Module | None = None) -> nn.Module:
+def dino_tower_for(
+    config: MofConfig, tower: nn.Module | None = None, dtype: torch.dtype | None = None
+) -> nn.Module:
     """The DINOv2 tower of ``config`` (``tower``, e.g. a pretrained ``Dinov2Model``, or a fresh
-    one) with the position-table resizing ``config.dino_pos_interpolation`` selects.
+    one in ``dtype``, by default the config's) with the position-table resizing
+    ``config.dino_pos_interpolation`` selects.
 
     The resizing lives in the tower's embeddings module, so every user of the tower (this model,
     a serving engine reusing it) gets it. The parameters move over as they are (no copy)."""
-    tower = tower if tower is not None else AutoModel.from_config(config.dino_config)
+    tower = tower if tower is not None else _fresh_tower(config.dino_config, dtype)
     wanted = _POSITION_EMBEDDINGS[config.dino_pos_interpolation]
     if type(tower.embeddings) is not wanted:
         with torch.device("meta"):
@@ -111,19 +115,45 @@ def dino_tower_for(config: MofConfig, tower: nn.Module | None = None) -> nn.Modu
     return tower
 
 
+_DINO_ATTENTION = r"^(dino_tower\.encoder\.layer\.\d+\.attention\.)"
+# Checkpoint tensor name -> parameter name, where they differ: transformers saves DINOv2's
+# attention under its original names and renames them when it loads (every release from 5.19
+# on). An engine that reads the weight files itself (vLLM, ``vllm_mof``) applies these; every
+# other tensor of a MoF checkpoint is saved under its parameter's name.
+CHECKPOINT_RENAMES = {
+    _DINO_ATTENTION + r"attention\.query\.": r"\1q_proj.",
+    _DINO_ATTENTION + r"attention\.key\.": r"\1k_proj.",
+    _DINO_ATTENTION + r"attention\.value\.": r"\1v_proj.",
+    _DINO_ATTENTION + r"output\.dense\.": r"\1o_proj.",
+}
+
+
+def parameter_name(checkpoint_name: str) -> str:
+    """The model parameter a checkpoint tensor loads into (:data:`CHECKPOINT_RENAMES`)."""
+    for pattern, replacement in CHECKPOINT_RENAMES.items():
+        checkpoint_name = re.sub(pattern, replacement, checkpoint_name)
+    return checkpoint_name
+
+
 def _is_prefill(kwargs: dict) -> bool:
     """No cache yet. ``cache`` since transformers 5.24, ``past_key_values`` before."""
     cache: Cache | None = kwargs.get("cache", kwargs.get("past_key_values"))
     return cache is None or cache.get_seq_length() == 0
 
 
-def add_image_modules(module: nn.Module, config: MofConfig) -> None:
+def _fresh_tower(tower_config, dtype: torch.dtype | None) -> nn.Module:
+    """A randomly initialised tower, in ``dtype`` (else the dtype its config was saved with)."""
+    return AutoModel.from_config(tower_config, **({"dtype": dtype} if dtype else {}))
+
+
+def add_image_modules(module: nn.Module, config: MofConfig, dtype: torch.dtype | None = None):
     """The towers (``clip_tower``, ``dino_tower``) and adapters (``clip_projector``,
     ``dino_projector``, ``mixed_projector``) ``config.mixing`` uses; None for the others.
-    Shared by the transformers model and the vLLM one (``vllm_mof.MofImageEncoder``)."""
+    Shared by the transformers model and the vLLM one (``vllm_mof``, which builds the towers in
+    the dtype it serves: ``dtype``)."""
     lm_width, act = config.text_config.hidden_size, config.projector_hidden_act
-    module.clip_tower = AutoModel.from_config(config.clip_config) if config.uses_clip else None
-    module.dino_tower = dino_tower_for(config) if config.uses_dino else None
+    module.clip_tower = _fresh_tower(config.clip_config, dtype) if config.uses_clip else None
+    module.dino_tower = dino_tower_for(config, dtype=dtype) if config.uses_dino else None
     module.clip_projector = module.dino_projector = module.mixed_projector = None
     if config.mixing in ("interleave", "clip_only"):
         module.clip_projector = MofProjector(config.clip_config.hidden_size, lm_width, act)
@@ -295,9 +325,11 @@ class MofForConditionalGeneration(MofPreTrainedModel, GenerationMixin):
 
 
 __all__ = [
+    "CHECKPOINT_RENAMES",
     "HubDinov2Embeddings",
     "MofForConditionalGeneration",
     "MofPreTrainedModel",
     "MofProjector",
     "dino_tower_for",
+    "parameter_name",
 ]

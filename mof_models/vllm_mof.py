@@ -25,13 +25,17 @@ running requests together):
 * image embeddings (``embed_multimodal``): ``(num_images, num_image_tokens, lm_width)``,
   scattered over the ``<image>`` positions.
 
-Weights: ``language_model.*`` through vLLM's loader of the LM; towers and adapters through
-transformers' ``from_pretrained`` of the same directory (its own checkpoint conversions apply),
-so ``final/`` directories and converted fork checkpoints load with no conversion step.
+Weights: every tensor comes from vLLM's weight stream, read once (on every tensor-parallel rank,
+as for any vLLM model): ``language_model.*`` through vLLM's loader of the LM, towers and adapters
+by name, with the renames transformers applies when it loads (``CHECKPOINT_RENAMES``). vLLM
+refuses a checkpoint that lacks a tensor, naming the missing ones, so ``final/`` directories and
+converted fork checkpoints load with no conversion step and an incomplete one never serves
+random weights. The towers are replicated on each rank (they are small next to the LM).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Literal
 
@@ -45,7 +49,12 @@ from vllm.model_executor.models.interfaces import (
     SupportsPP,
 )
 from vllm.model_executor.models.llava import LlavaDummyInputsBuilder
-from vllm.model_executor.models.utils import init_vllm_registered_model, maybe_prefix
+from vllm.model_executor.models.utils import (
+    AutoWeightsLoader,
+    WeightsMapper,
+    init_vllm_registered_model,
+    maybe_prefix,
+)
 from vllm.multimodal import MULTIMODAL_REGISTRY
 from vllm.multimodal.inputs import MultiModalFieldConfig, MultiModalKwargsItems
 from vllm.multimodal.parse import ImageSize, MultiModalDataItems
@@ -60,8 +69,8 @@ from vllm.utils.tensor_schema import TensorSchema, TensorShape
 
 from mof_models.configuration_mof import MofConfig
 from mof_models.modeling_mof import (
+    CHECKPOINT_RENAMES,
     MofForConditionalGeneration,
-    MofPreTrainedModel,
     add_image_modules,
 )
 from mof_models.processing_mof import IMAGE_TOKEN, MofProcessor
@@ -121,29 +130,23 @@ class MofMultiModalProcessor(BaseMultiModalProcessor[MofProcessingInfo]):
         ]
 
 
-class MofImageEncoder(MofPreTrainedModel):
-    """The image half of :class:`MofForConditionalGeneration`: towers and adapters under the
-    same attribute names, its feature methods borrowed as they are. A transformers model, so
-    ``from_pretrained`` reads its weights from a full MoF checkpoint with transformers' own
-    checkpoint conversions (e.g. DINOv2's saved ``attention.attention.query`` names)."""
+@MULTIMODAL_REGISTRY.register_processor(
+    MofMultiModalProcessor, info=MofProcessingInfo, dummy_inputs=LlavaDummyInputsBuilder
+)
+class MofForConditionalGenerationVllm(nn.Module, SupportsMultiModal, SupportsPP):
+    """Towers and adapters under the transformers model's names (so checkpoint tensors find
+    them), its image-feature methods borrowed as they are; ``language_model``: vLLM's LM."""
 
-    _keys_to_ignore_on_load_unexpected = [r"^language_model\."]  # vLLM loads the LM
+    # Checkpoint names -> parameter names where transformers renames on load (DINOv2 attention).
+    hf_to_vllm_mapper = WeightsMapper(
+        orig_to_new_regex={re.compile(old): new for old, new in CHECKPOINT_RENAMES.items()}
+    )
     clip_features = _HF.clip_features
     dino_features = _HF.dino_features
     _dino_pixel_values = _HF._dino_pixel_values
     get_image_features = _HF.get_image_features
     _check_resolution = _HF._check_resolution
 
-    def __init__(self, config: MofConfig) -> None:
-        super().__init__(config)
-        add_image_modules(self, config)
-        self.post_init()
-
-
-@MULTIMODAL_REGISTRY.register_processor(
-    MofMultiModalProcessor, info=MofProcessingInfo, dummy_inputs=LlavaDummyInputsBuilder
-)
-class MofForConditionalGenerationVllm(nn.Module, SupportsMultiModal, SupportsPP):
     @classmethod
     def get_placeholder_str(cls, modality: str, i: int) -> str | None:
         if modality.startswith("image"):
@@ -154,12 +157,11 @@ class MofForConditionalGenerationVllm(nn.Module, SupportsMultiModal, SupportsPP)
         super().__init__()
         config: MofConfig = vllm_config.model_config.hf_config
         self.config = config
-        self.model_config = vllm_config.model_config
         self.configure_mm_token_handling(
             vocab_size=config.text_config.vocab_size, mm_token_ids=[config.image_token_id]
         )
         with self._mark_tower_model(vllm_config, "image"):
-            self.image_encoder = MofImageEncoder(config).eval()
+            add_image_modules(self, config, dtype=vllm_config.model_config.dtype)
         with self._mark_language_model(vllm_config):
             self.language_model = init_vllm_registered_model(
                 vllm_config=vllm_config,
@@ -178,7 +180,7 @@ class MofForConditionalGenerationVllm(nn.Module, SupportsMultiModal, SupportsPP)
         )
         with torch.inference_mode():
             # (bn, num_image_tokens, lm_width)
-            return self.image_encoder.get_image_features(inputs["pixel_values"])
+            return self.get_image_features(inputs["pixel_values"])
 
     def forward(
         self,
@@ -198,26 +200,16 @@ class MofForConditionalGenerationVllm(nn.Module, SupportsMultiModal, SupportsPP)
         return self.language_model.compute_logits(hidden_states)
 
     def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> set[str]:
-        """``language_model.*`` through vLLM's loader of the LM architecture; the image half
-        through transformers from the same checkpoint (see :class:`MofImageEncoder`)."""
-        prefix = "language_model."
-        lm_weights = ((n.removeprefix(prefix), w) for n, w in weights if n.startswith(prefix))
-        loaded = {prefix + name for name in self.language_model.load_weights(lm_weights)}
-        source = MofImageEncoder.from_pretrained(
-            self.model_config.model,
-            config=self.config,
-            revision=self.model_config.revision,
-            dtype=self.model_config.dtype,
-        )
-        self.image_encoder.load_state_dict(source.state_dict())
-        return loaded | {
-            f"image_encoder.{name}" for name, _ in self.image_encoder.named_parameters()
-        }
+        """Every tensor from vLLM's weight stream, read once: ``language_model.*`` through the LM
+        implementation's own loader, towers and adapters by name (after
+        :attr:`hf_to_vllm_mapper`). Returns the loaded names, so vLLM refuses a checkpoint that
+        lacks any parameter ("not initialized from checkpoint", with the names); a tensor that
+        matches no parameter is refused by the loader."""
+        return AutoWeightsLoader(self).load_weights(weights, mapper=self.hf_to_vllm_mapper)
 
 
 __all__ = [
     "MofForConditionalGenerationVllm",
-    "MofImageEncoder",
     "MofMultiModalProcessor",
     "MofProcessingInfo",
 ]

@@ -168,6 +168,25 @@ def test_save_load_round_trip_is_bit_identical(tiny_mof_models, tmp_path, mixing
         assert torch.equal(model(**inputs).logits, loaded(**inputs).logits)
 
 
+@pytest.mark.parametrize("mixing", MIXINGS)
+def test_every_saved_tensor_names_one_parameter_and_every_parameter_is_saved(
+    tiny_mof_models, tmp_path, mixing
+):
+    """What an engine that reads the weight files itself (vLLM) relies on: the checkpoint's
+    tensor names, after ``CHECKPOINT_RENAMES``, are exactly the model's parameters, with the
+    same shapes (transformers saves DINOv2's attention under other names than its modules')."""
+    from safetensors import safe_open
+
+    from mof_models.modeling_mof import parameter_name
+
+    model, _ = tiny_mof_models[mixing]
+    model.save_pretrained(tmp_path)
+    with safe_open(tmp_path / "model.safetensors", "pt") as saved:
+        shapes = {parameter_name(k): tuple(saved.get_slice(k).get_shape()) for k in saved.keys()}
+    parameters = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    assert shapes == parameters
+
+
 def test_generate_batched_equals_one_by_one(tiny_mof_models):
     model, processor = tiny_mof_models["interleave"]
     prompts = ["Is it up?", "Which side is the circle on? Answer with the option's letter."]
