@@ -95,11 +95,9 @@ def write_training_data(workdir: Path) -> tuple[Path, Path]:
 def train_tiny_mof(workdir: Path, mode: str, steps: int) -> Path:
     import torch
 
-    from mof_models.tiny import build_trained_tiny_mof
-
     torch.set_num_threads(1)
     train_json, corpus = write_training_data(workdir)
-    return build_trained_tiny_mof(
+    return train_tiny_checkpoint(
         workdir / f"tiny-mof-{mode}-{steps}",
         train_json,
         workdir,
@@ -108,6 +106,41 @@ def train_tiny_mof(workdir: Path, mode: str, steps: int) -> Path:
         config="tiny_demo.yaml",
         **{"model.tiny.tokenizer_corpus": str(corpus)},
     )
+
+
+def train_tiny_checkpoint(
+    workdir: str | Path,
+    train_json: str | Path,
+    image_folder: str | Path,
+    *,
+    mixing: str = "interleave",
+    steps: int = 20,
+    config: str = "tiny_debug.yaml",
+    **overrides,
+) -> Path:
+    """Train a tiny MoF with ``config`` (of ``mof_models/configs``) on LLaVA-format data; return
+    ``workdir/final`` (reused if present). ``overrides`` are extra ``--set`` style config keys."""
+    from mof_models.checkpoints import FINAL_DIR
+    from mof_models.train import train
+    from mof_models.train_config import PACKAGE_DIR, load_config
+
+    workdir = Path(workdir)
+    final = workdir / FINAL_DIR
+    if (final / "config.json").is_file():
+        return final
+    settings = load_config(
+        PACKAGE_DIR / "configs" / config,
+        overrides={
+            "model.tiny.mixing": mixing,
+            "data.json": str(train_json),
+            "data.image_folder": str(image_folder),
+            "training.output_dir": str(workdir),
+            "training.max_steps": steps,
+            "training.save_steps": steps,
+            **overrides,
+        },
+    )
+    return train(settings)
 
 
 def run_demo(

@@ -1,5 +1,5 @@
 """The tiny MoF flavour: random checkpoints built from configs, for tests, the debug config
-and the demo.
+and the demo (which trains one: ``lmms_mmvp.demo.train_tiny_checkpoint``).
 
 Same code paths as real checkpoints (``save_pretrained`` / Auto classes), small random weights:
 CLIP 32-wide and DINOv2 48-wide (32 for ``additive``, which needs equal widths), 2 layers each,
@@ -145,38 +145,3 @@ def save_tiny_mof(out_dir: str | Path, mixing: str = "interleave", *, seed: int 
     processor.save_pretrained(out_dir)
     marker.write_text(json.dumps(settings))  # last: marks the directory complete
     return out_dir
-
-
-def build_trained_tiny_mof(
-    workdir: str | Path,
-    train_json: str | Path,
-    image_folder: str | Path,
-    *,
-    mixing: str = "interleave",
-    steps: int = 20,
-    config: str = "tiny_debug.yaml",
-    **overrides,
-) -> Path:
-    """Train a tiny MoF with ``config`` (of ``mof_models/configs``) on LLaVA-format data; return
-    ``workdir/final`` (reused if present). ``overrides`` are extra ``--set`` style config keys."""
-    from mof_models.checkpoints import FINAL_DIR
-    from mof_models.train import train
-    from mof_models.train_config import load_config
-
-    workdir = Path(workdir)
-    final = workdir / FINAL_DIR
-    if (final / "config.json").is_file():
-        return final
-    settings = load_config(
-        Path(__file__).parent / "configs" / config,
-        overrides={
-            "model.tiny.mixing": mixing,
-            "data.json": str(train_json),
-            "data.image_folder": str(image_folder),
-            "training.output_dir": str(workdir),
-            "training.max_steps": steps,
-            "training.save_steps": steps,
-            **overrides,
-        },
-    )
-    return train(settings)

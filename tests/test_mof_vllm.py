@@ -54,13 +54,13 @@ def vllm_python() -> str:
 def trained(synthetic_train_dir, tmp_path_factory):
     """``trained(mixing, steps)``: ``final/`` of a short ``mof_models.train`` run (debug config:
     tiny towers, Llama with head_dim 64), built once per module."""
-    from mof_models.tiny import build_trained_tiny_mof
+    from lmms_mmvp.demo import train_tiny_checkpoint
 
     data = synthetic_train_dir.mmvp_dir
     root = tmp_path_factory.mktemp("mof_vllm")
 
     def build(mixing: str, steps: int = 4) -> Path:
-        return build_trained_tiny_mof(
+        return train_tiny_checkpoint(
             root / f"{mixing}-{steps}", data / "train.json", data, mixing=mixing, steps=steps,
             **{"training.disable_tqdm": True, "training.logging_steps": steps},
         )  # fmt: skip
