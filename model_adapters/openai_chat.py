@@ -13,12 +13,14 @@ Concurrency, retries, timeout and the cache: see :mod:`model_adapters.api_adapte
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from mmvp_tasks.request_engine import FatalError, Reply, RetryableError, parse_retry_after
 from model_adapters.api_adapter import APIAdapter, encode_png
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 AUTH_STATUS = {401, 403}
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class OpenAIChatAdapter(APIAdapter):
@@ -38,19 +40,26 @@ class OpenAIChatAdapter(APIAdapter):
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
         self.detail = detail
         self.api_key_env = api_key_env
-        if not os.environ.get(api_key_env):
-            raise ValueError(f"{type(self).__name__}: set the API key in ${api_key_env}")
         self.client = self._make_client()  # built once, before the worker threads share it
 
+    def _api_key(self) -> str:
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ValueError(f"{type(self).__name__}: set the API key in ${self.api_key_env}")
+        return key
+
     def _make_client(self):
-        from openai import OpenAI
+        from openai import DefaultHttpxClient, OpenAI
 
         # max_retries=0: the engine retries; the SDK's own retries would multiply attempts.
+        # A server on this machine is reached directly, whatever http_proxy says.
+        loopback = urlsplit(self.base_url).hostname in LOOPBACK_HOSTS
         return OpenAI(
-            api_key=os.environ[self.api_key_env],
+            api_key=self._api_key(),
             base_url=self.base_url,
             timeout=self.settings.timeout_s,
             max_retries=0,
+            http_client=DefaultHttpxClient(trust_env=False) if loopback else None,
         )
 
     def _endpoint(self) -> str:

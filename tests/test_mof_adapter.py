@@ -35,7 +35,7 @@ def _requests(gen_kwargs=None):
 
 @pytest.fixture(scope="module")
 def adapter(tiny_mof_dir):
-    return MofLlavaAdapter(pretrained=str(tiny_mof_dir), device="cpu", dtype="float32")
+    return MofLlavaAdapter.create(pretrained=str(tiny_mof_dir), device="cpu", dtype="float32")
 
 
 def _run(adapter, batch_size, gen_kwargs=None):
@@ -63,7 +63,7 @@ def test_inference_ids_are_the_training_ids_with_one_bos(tiny_checkpoint, tokeni
     """Prompt (generation) and prompt + answer (log-likelihood scoring) are exactly the tokens
     training sees for that conversation; only the answer and its end-of-turn are learned."""
     checkpoint = tiny_checkpoint("mof", tokenizer)
-    adapter = MofLlavaAdapter(pretrained=str(checkpoint), device="cpu", dtype="float32")
+    adapter = MofLlavaAdapter.create(pretrained=str(checkpoint), device="cpu", dtype="float32")
     question, answer = PROMPTS[0], "B. Down"
     record = {
         "image": "a.jpg",
@@ -87,11 +87,11 @@ def test_inference_ids_are_the_training_ids_with_one_bos(tiny_checkpoint, tokeni
 
 
 def test_dtype_is_honoured(tiny_mof_dir):
-    adapter = MofLlavaAdapter(pretrained=str(tiny_mof_dir), device="cpu", dtype="bfloat16")
+    adapter = MofLlavaAdapter.create(pretrained=str(tiny_mof_dir), device="cpu", dtype="bfloat16")
     assert adapter.model.dtype == torch.bfloat16
     assert len(_run(adapter, 2)) == len(PROMPTS)
 
 
 def test_a_llava_checkpoint_is_refused(tiny_llava):
     with pytest.raises(ValueError, match="not a MoF checkpoint"):
-        MofLlavaAdapter(pretrained=str(tiny_llava), device="cpu", dtype="float32")
+        MofLlavaAdapter.create(pretrained=str(tiny_llava), device="cpu", dtype="float32")
