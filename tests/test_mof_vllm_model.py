@@ -44,6 +44,14 @@ def offline():
         os.environ["HF_HUB_OFFLINE"] = saved
 
 
+@pytest.fixture(scope="module", autouse=True)
+def plugins():
+    """vLLM's plugins, loaded as each vLLM process loads them (ours registers MoF)."""
+    from vllm.plugins import load_general_plugins
+
+    load_general_plugins()
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp("mof_vllm_model")
