@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -262,8 +263,11 @@ def _samples(results_file: Path, task: str, field: str) -> list:
 def test_bad_checkpoint_gives_the_log_tail_and_leaves_no_process(tmp_path, vllm_python):
     from model_adapters.vllm_server import VllmServer, VllmServerError
 
-    (tmp_path / "config.json").write_text('{"model_type": "mof_llava", "mixing": "blend"}')
-    server = VllmServer(str(tmp_path), python=vllm_python, options=CPU_OPTIONS, env=CPU_ENV)
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text('{"model_type": "mof_llava", "mixing": "blend"}')
+    server = VllmServer(str(checkpoint), python=vllm_python, options=CPU_OPTIONS, env=CPU_ENV,
+                        log_path=tmp_path / "server.log")  # fmt: skip
     with pytest.raises(VllmServerError, match=r"exited with code \d+ before it was ready") as err:
         server.start()
     assert "mixing must be one of" in str(err.value)  # the server's own error, from its log
@@ -272,8 +276,6 @@ def test_bad_checkpoint_gives_the_log_tail_and_leaves_no_process(tmp_path, vllm_
 
 def test_a_checkpoint_missing_a_tensor_is_refused_naming_it(trained, vllm_python, tmp_path):
     """vLLM loads every tensor itself: a checkpoint without the DINOv2 adapter never serves."""
-    import shutil
-
     from safetensors.torch import load_file, save_file
 
     from model_adapters.vllm_server import VllmServer, VllmServerError
@@ -282,7 +284,8 @@ def test_a_checkpoint_missing_a_tensor_is_refused_naming_it(trained, vllm_python
     tensors = load_file(broken / "model.safetensors")
     kept = {k: v for k, v in tensors.items() if not k.startswith("dino_projector.")}
     save_file(kept, broken / "model.safetensors", metadata={"format": "pt"})
-    server = VllmServer(str(broken), python=vllm_python, options=CPU_OPTIONS, env=CPU_ENV)
+    server = VllmServer(str(broken), python=vllm_python, options=CPU_OPTIONS, env=CPU_ENV,
+                        log_path=tmp_path / "server.log")  # fmt: skip
     with pytest.raises(VllmServerError, match="before it was ready"):
         server.start()
     log = server.log_path.read_text()  # kept after a failure, named in the error
@@ -364,6 +367,10 @@ def test_killed_lmms_eval_leaves_no_server(trained, vllm_python, e2e_env, tmp_pa
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         assert group_gone(server_pid), "the vLLM server outlived the killed lmms-eval"
+        found = re.search(r"\(log: (\S+)\)", log_path.read_text())
+        run_dir = Path(found[1]).parent  # nobody was left to remove it: the log, and no key
+        assert [p.name for p in run_dir.iterdir()] == ["server.log"]
+        shutil.rmtree(run_dir)
     finally:
         if process.poll() is None:
             process.kill()
