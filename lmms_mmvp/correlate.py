@@ -24,6 +24,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmms_mmvp.extras import require
 from mmvp_tasks.patterns import PATTERNS
 
 ENCODER_TASK, ENCODER_METRIC, ENCODER_SCALE = "mmvp_vlm", "mmvp_vlm_{slug},none", 1.0
@@ -155,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _correlate(args: argparse.Namespace) -> int:
+    require("matplotlib", "correlate")  # the chart: checked before any file is read
     name, path = _named_path(args.encoder)
     encoder = read_series(path, name, args.encoder_task, ENCODER_METRIC, ENCODER_SCALE)
     mllms = [
