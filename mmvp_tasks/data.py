@@ -140,7 +140,9 @@ def read_csv_rows(path: Path, columns, aliases=None) -> list[tuple[int, dict[str
                     f"{len(header)} ({', '.join(header)}); missing field(s) "
                     f"{header[len(values) :]}"
                 )
-            rows.append((reader.line_num, dict(zip(header, values))))
+            # Fields past the header's (a trailing comma) carry no column: left out, as before.
+            fields = zip(header, values[: len(header)], strict=True)
+            rows.append((reader.line_num, dict(fields)))
     except csv.Error as err:  # e.g. a field over the csv module's size limit
         raise DataValidationError(f"{path}: row {reader.line_num + 1}: not CSV ({err})") from None
     return rows

@@ -94,6 +94,16 @@ def test_short_row_names_file_and_row(copy_of_real_mmvp):
     _expect(copy_of_real_mmvp, r"Questions\.csv: row 6: 2 field\(s\), expected 4 .*'Options'")
 
 
+def test_fields_past_the_header_are_left_out(copy_of_real_mmvp):
+    """A trailing comma (a spreadsheet's empty column) adds no field to the question."""
+    path = copy_of_real_mmvp / "Questions.csv"
+    text = path.read_text().splitlines()
+    text[1] += ","
+    path.write_text("\n".join(text) + "\n")
+    rows = data.read_csv_rows(path, data.COLUMNS)
+    assert list(rows[0][1]) == list(data.COLUMNS) and len(read_questions(copy_of_real_mmvp)) == 300
+
+
 def test_fields_keep_their_surrounding_spaces_for_prompts(copy_of_real_mmvp):
     rows = _rows(copy_of_real_mmvp)
     for row in rows[:2]:
