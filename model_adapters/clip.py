@@ -41,6 +41,7 @@ from loguru import logger
 from tqdm import tqdm
 
 from model_adapters.hf_generation import resolve_device, resolve_dtype
+from model_adapters.lmms_requests import loglikelihood_request
 
 # Text inputs by model_type: (padding, pass the attention mask). Like the original scripts, CLIP
 # and SigLIP get input_ids only. CLIP's causal tower pools at the first EOS token, which trailing
@@ -92,7 +93,7 @@ def image_text_logits(
         return []
     image_embeds = _encode(encoder.encode_images, unique_images, batch_size, progress, "images")
     text_embeds = _encode(encoder.encode_texts, list(text_rows), batch_size, progress, "texts")
-    image_index, text_index = (torch.tensor(rows) for rows in zip(*pair_rows))
+    image_index, text_index = (torch.tensor(rows) for rows in zip(*pair_rows, strict=True))
     # same quantity as CLIPModel's logits_per_text: (text . image) * logit_scale.exp()
     logits = (text_embeds[text_index] * image_embeds[image_index]).sum(-1) * encoder.logit_scale
     if encoder.logit_bias is not None:
@@ -338,16 +339,14 @@ class ImageTextEncoderAdapter(lmms):
         )
 
     def _image_and_text(self, args: tuple) -> tuple:
-        context, target, doc_to_visual, doc_id, task, split = args
-        doc = self.task_dict[task][split][doc_id]
-        continuation = target if isinstance(target, str) else target(doc)
-        images = [v for v in doc_to_visual(doc) if v is not None]
-        if len(images) != 1:
+        request = loglikelihood_request(args, self.task_dict)
+        if len(request.images) != 1:
             raise ValueError(
-                f"{self.name} scores one image per request; {task} doc {doc_id} has {len(images)}"
+                f"{self.name} scores one image per request; {request.task} doc {request.doc_id} "
+                f"has {len(request.images)}"
             )
         # An encoder has no "given": it scores the whole text (mmvp_vlm's context is empty).
-        return images[0], context + continuation
+        return request.images[0], request.context + request.continuation
 
 
 class ClipAdapter(ImageTextEncoderAdapter):

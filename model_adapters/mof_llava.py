@@ -46,6 +46,7 @@ from loguru import logger
 
 from mmvp_tasks.request_engine import Failure, FatalError, Reply, RetryableError
 from model_adapters.llava import LlavaAdapter
+from model_adapters.lmms_requests import loglikelihood_request
 from model_adapters.openai_chat import RETRYABLE_STATUS, OpenAIChatAdapter
 
 VLLM_PYTHON_ENV = "MMVP_VLLM_PYTHON"
@@ -200,14 +201,11 @@ class MofVllmAdapter(OpenAIChatAdapter):
         return [tuple(json.loads(o.text)) for o in outcomes]
 
     def _scoring_payload(self, args: tuple) -> dict:
-        context, target, doc_to_visual, doc_id, task, split = args
-        doc = self.task_dict[task][split][doc_id]
-        continuation = target if isinstance(target, str) else target(doc)
-        images = [v for v in doc_to_visual(doc) if v is not None]
-        messages = self._payload(context, images, {})["messages"]
+        request = loglikelihood_request(args, self.task_dict)
+        messages = self._payload(request.context, request.images, {})["messages"]
         return {
             "model": self.model,
-            "messages": [*messages, {"role": "assistant", "content": continuation}],
+            "messages": [*messages, {"role": "assistant", "content": request.continuation}],
             "max_completion_tokens": 1,
             "temperature": 0.0,
             "extra_body": {
@@ -260,7 +258,7 @@ def continuation_logprob(prompt_logprobs: list, continuation_ids: list[int]) -> 
     the prompt's own token."""
     entries = prompt_logprobs[len(prompt_logprobs) - len(continuation_ids) :]
     total, greedy = 0.0, True
-    for entry, token_id in zip(entries, continuation_ids):
+    for entry, token_id in zip(entries, continuation_ids, strict=True):
         scored = entry[str(token_id)]
         total += scored["logprob"]
         greedy = greedy and scored["rank"] == 1
