@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from model_adapters.hf_generation import resolve_device, resolve_dtype
 from model_adapters.lmms_requests import loglikelihood_request
+from mof_models.configuration_mof import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD  # clip's _transform
 
 # Text inputs by model_type: (padding, pass the attention mask). Like the original scripts, CLIP
 # and SigLIP get input_ids only. CLIP's causal tower pools at the first EOS token, which trailing
@@ -54,9 +55,6 @@ _TEXT_INPUTS = {
     "siglip2": ("max_length", False),
 }
 _DEFAULT_TEXT_INPUTS = ("max_length", True)
-# OpenAI clip's _transform normalisation (clip/clip.py)
-OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 PREPROCESSING = ("auto", "openai", "processor")
 _OPEN_CLIP_PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
