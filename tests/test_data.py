@@ -77,13 +77,14 @@ def test_other_data_gets_no_default_mapping(copy_of_real_mmvp):
     assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == {""}
 
 
-def test_patterns_from_the_data_dir_or_the_environment_win(copy_of_real_mmvp, monkeypatch):
+def test_patterns_from_the_data_dir_or_a_given_mapping_win(copy_of_real_mmvp, monkeypatch):
     custom = copy_of_real_mmvp.parent / "custom.csv"
     custom.write_text("Index,Pattern\n" + "".join(f"{i},tx\n" for i in range(1, 301)))
-    monkeypatch.setenv("MMVP_PATTERNS_CSV", str(custom))
-    assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == {"tx"}
+    monkeypatch.setenv("MMVP_PATTERNS_CSV", str(custom))  # read by the task hooks, not here
+    assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == set(_amvicc().values())
+    assert {q.pattern for q in read_questions(copy_of_real_mmvp, patterns_csv=custom)} == {"tx"}
     (copy_of_real_mmvp / "patterns.csv").write_text("Index,Pattern\n1, vp\n2,vp\n")
-    by_index = {q.index: q.pattern for q in read_questions(copy_of_real_mmvp)}
+    by_index = {q.index: q.pattern for q in read_questions(copy_of_real_mmvp, "corrected", custom)}
     assert by_index[1] == by_index[2] == "vp" and by_index[3] == ""
 
 
