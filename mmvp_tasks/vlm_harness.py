@@ -38,6 +38,7 @@ def process_docs(_descriptor, data_dir=None):
 
 
 def load_documents(data_dir: Path):
+    """The validated MMVP-VLM data of ``data_dir`` as scoring documents (``datasets.Dataset``)."""
     import datasets
 
     source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)

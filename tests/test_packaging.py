@@ -141,3 +141,18 @@ def test_a_wheel_built_from_the_tracked_files_carries_the_package_data(tmp_path)
                   "Project-URL: Paper, https://arxiv.org/abs/2401.06209",
                   "Description-Content-Type: text/markdown", 'extra == "synth"'):  # fmt: skip
         assert field in metadata, field
+
+
+def test_the_task_readme_names_every_task_group_and_metric():
+    from mmvp_tasks.patterns import PATTERNS
+
+    readme = (REPO / "mmvp_tasks" / "tasks" / "README.md").read_text()
+    yamls = "\n".join(p.read_text() for p in (REPO / "mmvp_tasks" / "tasks").rglob("*yaml"))
+    names = set(re.findall(r"^(?:task|group): (\w+)", yamls, re.M))
+    metrics = set(re.findall(r"- metric: (\w+)", yamls))
+    slugs = "|".join(p.slug for p in PATTERNS)
+    general = {re.sub(rf"_({slugs})(?=_unofficial$|$)", "_<pattern>", m) for m in metrics}
+    assert {"mmvp", "mmvp_ablation", "mmvp_official", "mmvp_vlm"} <= names
+    missing = sorted(n for n in names | general if f"`{n}`" not in readme)
+    assert not missing, f"not in mmvp_tasks/tasks/README.md: {missing}"
+    assert "arXiv:2401.06209" in readme and "@article{" in readme
