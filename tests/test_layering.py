@@ -146,4 +146,5 @@ def test_library_code_never_writes_the_environment():
         for path in sorted((REPO / package).rglob("*.py")):
             if writes := _environment_writes(path):
                 found[str(path.relative_to(REPO))] = writes
-    assert found == ENVIRONMENT_WRITES_TO_REMOVE
+    new = {f: n for f, n in found.items() if n > ENVIRONMENT_WRITES_TO_REMOVE.get(f, 0)}
+    assert not new, f"library code writing os.environ: {new}"
