@@ -31,10 +31,9 @@ def _statements(data_dir: Path):
     return read_statements(data_dir)
 
 
-def process_docs(_descriptor, data_dir=None):
-    """lmms-eval hook: the scoring documents of ``data_dir``, else of the environment's data."""
-    data_dir = Path(data_dir) if data_dir else resolve_vlm_data_dir()
-    return load_documents(data_dir)
+def process_docs(_descriptor):
+    """lmms-eval hook: the scoring documents of the data the environment names."""
+    return load_documents(resolve_vlm_data_dir())
 
 
 def load_documents(data_dir: Path):
