@@ -109,7 +109,7 @@ def main() -> None:
 
     # Random weights often end on tokens that are part of a UTF-8 character: transformers decodes
     # them as U+FFFD, vLLM holds them back (tests/test_mof_vllm.py compares the token ids).
-    same = sum(a.rstrip("\ufffd") == b for a, b in zip(hf_answers, vllm_answers))
+    same = sum(a.rstrip("\ufffd") == b for a, b in zip(hf_answers, vllm_answers, strict=True))
     print(f"\n{args.mixing} MoF, {n_params / 1e6:.1f}M parameters, 224 px, {args.questions} "
           f"MMVP questions, float32, {os.cpu_count()} CPU cores\n")  # fmt: skip
     print("| backend | requests | seconds | questions/s |\n|---|---|---|---|")

@@ -66,7 +66,7 @@ def timed_runs(model, image_processor, tokenizer, data_dir, batch_size: int):
         block_docs = [d for d in documents if d["Question ID"] in ids]
         with _clock(seconds["batched"]):
             logits = batched_logits(encoder, block_docs, batch_size)
-        records += [vlm_scoring.make_record(d, s) for d, s in zip(block_docs, logits)]
+        records += [vlm_scoring.make_record(d, s) for d, s in zip(block_docs, logits, strict=True)]
         with _clock(seconds["original"]):
             chosen |= original_choices(model, tokenizer, data_dir, block_rows)
         print(f"  block {block + 1}/9: {_fmt(seconds)}", flush=True)

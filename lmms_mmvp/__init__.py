@@ -5,4 +5,6 @@ Packages below it, each importing only downward: ``model_adapters`` (lmms-eval m
 alone. Nothing imports this package.
 """
 
+# The distribution's version, written here only: pyproject.toml reads it (setuptools' dynamic
+# `attr`, without importing), results record it from the installed metadata.
 __version__ = "0.1.0"

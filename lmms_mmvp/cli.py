@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lmms_mmvp import correlate, mining
 from lmms_mmvp.demo import DEFAULT_STEPS, run_demo
+from lmms_mmvp.extras import MissingExtraError, require
 from lmms_mmvp.report import commands as report
 from lmms_mmvp.report import grade
 
@@ -25,6 +26,7 @@ from lmms_mmvp.report import grade
 def _synth(args: argparse.Namespace) -> int:
     from mmvp_tasks.synth import write_synthetic_data
 
+    require("skimage", "synth")  # the photos make the data set: no silent drawn stand-ins
     try:
         paths = write_synthetic_data(args.out, seed=args.seed, image_size=args.image_size)
     except (FileExistsError, ValueError) as err:  # foreign data under --out, bad size
@@ -36,6 +38,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    require("skimage", "demo")
+    require("accelerate", "demo")  # transformers' Trainer trains the tiny model
     return run_demo(
         Path(args.workdir), tasks=args.tasks, limit=args.limit, mode=args.mode, steps=args.steps
     )
@@ -91,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except MissingExtraError as err:
+        print(f"mmvp: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

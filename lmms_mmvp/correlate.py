@@ -24,6 +24,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmms_mmvp.extras import require
 from mmvp_tasks.patterns import PATTERNS
 
 ENCODER_TASK, ENCODER_METRIC, ENCODER_SCALE = "mmvp_vlm", "mmvp_vlm_{slug},none", 1.0
@@ -98,12 +99,13 @@ def save_chart(encoder: Series, mllms: list[Series], correlations, paths: list[P
     patterns = [p for p in PATTERNS if p.code in encoder.scores]
     series = [encoder, *mllms]
     labels = [f"{encoder.name} (MMVP-VLM)"] + [
-        f"{s.name} (MMVP; r = {c.r:.2f}, p = {c.p_value:.3g})" for s, c in zip(mllms, correlations)
+        f"{s.name} (MMVP; r = {c.r:.2f}, p = {c.p_value:.3g})"
+        for s, c in zip(mllms, correlations, strict=True)
     ]
     width = 0.8 / len(series)
     figure = Figure(figsize=(max(8.0, 1.1 * len(patterns)), 4.8), layout="constrained")
     axes = figure.add_subplot()
-    for i, (s, label) in enumerate(zip(series, labels)):
+    for i, (s, label) in enumerate(zip(series, labels, strict=True)):
         offsets = [k + (i - (len(series) - 1) / 2) * width for k in range(len(patterns))]
         axes.bar(offsets, [s.scores[p.code] for p in patterns], width, label=label)
     axes.set_xticks(range(len(patterns)), [textwrap.fill(p.name, 16) for p in patterns])
@@ -155,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _correlate(args: argparse.Namespace) -> int:
+    require("matplotlib", "correlate")  # the chart: checked before any file is read
     name, path = _named_path(args.encoder)
     encoder = read_series(path, name, args.encoder_task, ENCODER_METRIC, ENCODER_SCALE)
     mllms = [

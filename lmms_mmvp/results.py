@@ -81,11 +81,16 @@ def format_pattern_table(results: dict, tasks: list[str]) -> str:
     columns = [task_scores(results, task) for task in tasks]
     first = max(len(p.name) for p in PATTERNS)
     widths = [max(len(task), 6) for task in tasks]
-    header = ["pair acc by pattern".ljust(first), *(t.ljust(w) for t, w in zip(tasks, widths))]
+    header = [
+        "pair acc by pattern".ljust(first),
+        *(t.ljust(w) for t, w in zip(tasks, widths, strict=True)),
+    ]
     lines = [" | ".join(header)]
     for p in PATTERNS:
         metric = f"mmvp_pair_accuracy_{p.slug}_unofficial,none"
-        cells = [_fmt(scores.get(metric)).ljust(w) for scores, w in zip(columns, widths)]
+        cells = [
+            _fmt(scores.get(metric)).ljust(w) for scores, w in zip(columns, widths, strict=True)
+        ]
         lines.append(" | ".join([p.name.ljust(first), *cells]))
     return "\n".join(lines)
 
@@ -105,9 +110,9 @@ def format_table(rows: list[dict]) -> str:
     headers = ["task", *(label for label, _ in SUMMARY_METRICS)]
     cells = [[_fmt(row[h]) for h in headers] for row in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("-+-".join("-" * w for w in widths))
-    lines += [" | ".join(c.ljust(w) for c, w in zip(cell, widths)) for cell in cells]
+    lines += [" | ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
     return "\n".join(lines)
 
 

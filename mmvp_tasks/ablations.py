@@ -16,7 +16,7 @@ from mmvp_tasks.answers import Option, answer_label, format_options, parse_optio
 def swap_options(options: str, correct_answer: str) -> tuple[str, str]:
     """Reverse the option texts, keep the labels in place, and follow the answer to its text."""
     parsed = parse_options(options)
-    swapped = tuple(Option(o.label, r.text) for o, r in zip(parsed, reversed(parsed)))
+    swapped = tuple(Option(o.label, r.text) for o, r in zip(parsed, reversed(parsed), strict=True))
     position = _position(parsed, correct_answer)
     return format_options(swapped), f"({parsed[len(parsed) - 1 - position].label})"
 

@@ -111,7 +111,7 @@ class _LabelForms:
     def __init__(self, options: tuple[Option, ...], shown_labels=None):
         data = [o.label for o in options]
         shown = [s.lower() for s in (shown_labels or data)]
-        self.to_data = dict(zip(shown, data)) | {lab: lab for lab in data}
+        self.to_data = dict(zip(shown, data, strict=True)) | {lab: lab for lab in data}
         self.alt = "|".join(re.escape(lab) for lab in sorted(self.to_data, key=len, reverse=True))
         # "B", "(b)", "[B]"; the label must end there: "B." / "B\n" / "B, the wings" / "B is
         # correct", never "A butterfly" (the article), "12" or "2.5" (numbers), "A, S, D" (keys).

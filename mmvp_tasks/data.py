@@ -11,14 +11,17 @@ have swapped answers upstream (99/100 elephant tusks, 279/280 elderly person; MM
 #30, lmms-eval #1018): the ``corrected`` answer key (default) swaps them back, ``original`` keeps
 the upstream key. Every document records the key it was scored with.
 
-``MMVP_DATA_DIR=/path`` reads a local copy in the same layout instead of the hub;
-``MMVP_REVISION`` pins a hub revision. Field values are kept as written (the original scripts send
-them to models and judges unstripped); they are stripped only to validate them.
+The readers take the data directory as an argument; :func:`resolve_data_dir` is what the
+environment names (``MMVP_DATA_DIR=/path``, a local copy in the same layout, else the hub at
+``MMVP_REVISION``), for the task hooks and the tools. Field values are kept as written (the
+original scripts send them to models and judges unstripped); they are stripped only to validate
+them.
 
 Visual patterns: no official per-question mapping exists. ``patterns.csv`` beside the questions or
-``MMVP_PATTERNS_CSV`` supply one; for the real MMVP questions the unofficial CC0 mapping of the
-AMVICC project (``questions/patterns_amvicc.csv``, shipped with this package) is the default.
-The 300 questions themselves (no images) ship in ``questions/Questions.csv`` (MIT).
+a given mapping file (the hooks' ``MMVP_PATTERNS_CSV``) supply one; for the real MMVP questions the
+unofficial CC0 mapping of the AMVICC project (``questions/patterns_amvicc.csv``, shipped with this
+package) is the default. The 300 questions themselves (no images) ship in
+``questions/Questions.csv`` (MIT): :data:`SHIPPED_QUESTIONS`, readable by tools that need no images.
 """
 
 from __future__ import annotations
@@ -77,8 +80,8 @@ class Question:
 
 
 def resolve_data_dir() -> Path:
-    """``MMVP_DATA_DIR`` if set, else a snapshot of the hub dataset (cached by huggingface_hub)
-    at ``MMVP_REVISION`` (default: the newest)."""
+    """The environment's data directory: ``MMVP_DATA_DIR`` if set, else a snapshot of the hub
+    dataset (cached by huggingface_hub) at ``MMVP_REVISION`` (default: the newest)."""
     local = os.environ.get("MMVP_DATA_DIR")
     if local:
         return Path(local).expanduser()
@@ -103,7 +106,11 @@ def hub_snapshot(repo: str, env_var: str, revision: str | None = None) -> Path:
 
 
 def read_questions(
-    data_dir: str | os.PathLike, answer_key: str = "corrected", *, images: bool = True
+    data_dir: str | os.PathLike,
+    answer_key: str = "corrected",
+    patterns_csv: str | os.PathLike | None = None,
+    *,
+    images: bool = True,
 ) -> list[Question]:
     """Read and validate ``Questions.csv`` and (unless ``images=False``) its images; apply
     ``answer_key`` and the pattern mapping (:func:`pattern_mapping`)."""
@@ -114,7 +121,7 @@ def read_questions(
     rows = read_csv_rows(csv_path, COLUMNS, aliases={"lndex": "Index"})
     questions = [_to_question(csv_path, line, row, images) for line, row in rows]
     _check_pairs(csv_path, questions)
-    patterns = _read_patterns(pattern_mapping(data_dir, questions))
+    patterns = _read_patterns(pattern_mapping(data_dir, questions, patterns_csv))
     questions = [replace(q, pattern=patterns.get(q.index, "")) for q in questions]
     if answer_key == "corrected":
         questions = _apply_errata(questions)
@@ -140,7 +147,9 @@ def read_csv_rows(path: Path, columns, aliases=None) -> list[tuple[int, dict[str
                     f"{len(header)} ({', '.join(header)}); missing field(s) "
                     f"{header[len(values) :]}"
                 )
-            rows.append((reader.line_num, dict(zip(header, values))))
+            # Fields past the header's (a trailing comma) carry no column: left out, as before.
+            fields = zip(header, values[: len(header)], strict=True)
+            rows.append((reader.line_num, dict(fields)))
     except csv.Error as err:  # e.g. a field over the csv module's size limit
         raise DataValidationError(f"{path}: row {reader.line_num + 1}: not CSV ({err})") from None
     return rows
@@ -164,15 +173,16 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def pattern_mapping(data_dir: Path, questions: list[Question]) -> Path | None:
-    """``patterns.csv`` beside the questions, else ``MMVP_PATTERNS_CSV``, else the shipped
+def pattern_mapping(
+    data_dir: Path, questions: list[Question], patterns_csv: str | os.PathLike | None = None
+) -> Path | None:
+    """``patterns.csv`` beside the questions, else ``patterns_csv``, else the shipped
     unofficial AMVICC mapping when the questions are MMVP's, else none."""
-    local = data_dir / PATTERNS_FILE
+    local = Path(data_dir) / PATTERNS_FILE
     if local.is_file():
         return local
-    configured = os.environ.get("MMVP_PATTERNS_CSV")
-    if configured:
-        return Path(configured).expanduser()
+    if patterns_csv:
+        return Path(patterns_csv).expanduser()
     return AMVICC_PATTERNS if is_mmvp(questions) else None
 
 

@@ -2,16 +2,22 @@
 
 The YAMLs name these functions directly (``!function mmvp_tasks.harness.process_results``).
 They load a one-row descriptor (``mmvp_source.json``) so lmms-eval's loader has something to read;
-``process_docs_*`` replace it with the validated MMVP documents from :mod:`mmvp_tasks.data` (hub or
-``MMVP_DATA_DIR``), with the answer key from ``MMVP_ANSWER_KEY`` (``corrected`` default).
+``process_docs_*`` replace it with the validated MMVP documents from :mod:`mmvp_tasks.data`.
 Documents keep the official columns ``Index, Question, Options, Correct Answer`` plus ``image``,
 ``pattern`` (code, "" when unknown), ``answer_key``, ``data_source`` and ``pattern_mapping``.
+
+The hooks read the environment, the functions below them take arguments: where the data is
+(``MMVP_DATA_DIR``, else the hub at ``MMVP_REVISION``), the answer key (``MMVP_ANSWER_KEY``,
+``corrected`` by default), the pattern mapping (``MMVP_PATTERNS_CSV``) and the judge's settings
+(:func:`mmvp_tasks.judge.settings_from_env`). Tools that grade existing answers build a
+:class:`DataSource` with their own data dir and answer key and call :func:`document_rows`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -33,17 +39,35 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------- documents
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """The MMVP data a task reads, and how its answers are keyed."""
+
+    data_dir: Path
+    answer_key: str = "corrected"
+    patterns_csv: Path | None = None  # used when the data dir has no patterns.csv
+
+
+def data_source_from_env(data_dir=None, answer_key=None) -> DataSource:
+    """What the environment names; ``data_dir`` and ``answer_key``, when given, win."""
+    patterns_csv = os.environ.get("MMVP_PATTERNS_CSV")
+    return DataSource(
+        data_dir=Path(data_dir) if data_dir else resolve_data_dir(),
+        answer_key=answer_key or os.environ.get("MMVP_ANSWER_KEY", "corrected"),
+        patterns_csv=Path(patterns_csv).expanduser() if patterns_csv else None,
+    )
+
+
 @lru_cache(maxsize=4)
-def _questions(data_dir: Path, answer_key: str, images: bool):
-    return read_questions(data_dir, answer_key, images=images)
+def _questions(source: DataSource, images: bool):
+    return read_questions(source.data_dir, source.answer_key, source.patterns_csv, images=images)
 
 
-def load_documents(transform=None):
+def load_documents(source: DataSource, transform=None):
     """The validated questions as a ``datasets.Dataset``; ``transform`` rewrites options/answer."""
     import datasets
 
-    answer_key = os.environ.get("MMVP_ANSWER_KEY", "corrected")
-    rows = document_rows(resolve_data_dir(), answer_key, transform)
+    rows = document_rows(source, transform)
     if not any(row["pattern"] for row in rows):
         logger.warning(
             "MMVP: no pattern mapping (patterns.csv in the data dir or MMVP_PATTERNS_CSV); "
@@ -60,13 +84,13 @@ def load_documents(transform=None):
     return datasets.Dataset.from_list(rows, features=features)
 
 
-def document_rows(data_dir: Path, answer_key: str, transform=None, *, images: bool = True):
+def document_rows(source: DataSource, transform=None, *, images: bool = True) -> list[dict]:
     """The task's documents as dicts (``image``: the image's path). ``images=False`` reads only
     ``Questions.csv``: enough to grade or verify answers that already exist."""
-    data_dir = Path(data_dir)
-    questions = _questions(data_dir, answer_key, images)
-    source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)
-    mapping = _mapping_name(pattern_mapping(data_dir, questions))
+    questions = _questions(source, images)
+    data_dir, answer_key = source.data_dir, source.answer_key
+    data_source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)
+    mapping = _mapping_name(pattern_mapping(data_dir, questions, source.patterns_csv))
     rows = []
     for q in questions:
         options, answer = (transform or (lambda o, a: (o, a)))(q.options, q.correct_answer)
@@ -79,7 +103,7 @@ def document_rows(data_dir: Path, answer_key: str, transform=None, *, images: bo
                 "image": str(q.image_path),
                 "pattern": q.pattern,
                 "answer_key": answer_key,
-                "data_source": source,
+                "data_source": data_source,
                 "pattern_mapping": mapping,
             }
         )
@@ -96,22 +120,22 @@ def _mapping_name(path: Path | None) -> str:
 
 def process_docs_original(_descriptor):
     _fallback_judge()  # fallback on but no judge key: fail now, not on the first unread answer
-    return load_documents()
+    return load_documents(data_source_from_env())
 
 
 def process_docs_option_swap(_descriptor):
     _fallback_judge()
-    return load_documents(ablations.swap_options)
+    return load_documents(data_source_from_env(), ablations.swap_options)
 
 
 def process_docs_symbol_change(_descriptor):
     _fallback_judge()
-    return load_documents(ablations.change_symbols)
+    return load_documents(data_source_from_env(), ablations.change_symbols)
 
 
 def process_docs_official(_descriptor):
     judge.settings_from_env()  # no key: fail now, with the reason, instead of on every sample
-    return load_documents()
+    return load_documents(data_source_from_env())
 
 
 # ----------------------------------------------------------------------------- prompts

@@ -1,14 +1,15 @@
 """The paper's LLM grader for free-form MMVP answers (tsb0601/MMVP scripts/gpt_grader.py).
 
 The paper graded with ``gpt-4-0314`` at temperature 0.2; that model is retired, so the default is a
-current GPT-4-class model. Any OpenAI-compatible endpoint works:
+current GPT-4-class model. Any OpenAI-compatible endpoint works. The task hooks read the settings
+from the environment (:func:`settings_from_env`), once per call:
 
 - ``MMVP_JUDGE_API_KEY`` (or ``OPENAI_API_KEY``): required; read from the environment only.
 - ``MMVP_JUDGE_MODEL``: default ``gpt-4.1``.
-- ``MMVP_JUDGE_BASE_URL``: default the OpenAI API (or ``OPENAI_BASE_URL``).
-- ``MMVP_JUDGE_MAX_RETRIES``: the SDK's retries of a failed request (default 3).
-- ``MMVP_JUDGE_CACHE``: verdict cache directory (default ``~/.cache/lmms-mmvp/judge``; ``off``
-  disables it): see :mod:`mmvp_tasks.judge_cache`.
+- ``MMVP_JUDGE_BASE_URL``: default ``OPENAI_BASE_URL``, else the OpenAI API.
+- ``MMVP_JUDGE_MAX_RETRIES``: retries of a failed request (default 3).
+- ``MMVP_JUDGE_CACHE``: the cache directory (default ``~/.cache/lmms-mmvp/judge``; ``off``
+  disables it).
 - ``MMVP_JUDGE_VERDICT``: how a reply becomes a verdict (default ``original``):
 
   - ``original``: gpt_grader.py's rule. The raw reply must match ``^(yes|no)$``
@@ -19,19 +20,33 @@ current GPT-4-class model. Any OpenAI-compatible endpoint works:
   Every run reports how many replies the two rules judge differently
   (``mmvp_judge_rule_disagreements``), so its score can be compared with the original scripts'.
 
-A reply that is neither yes nor no under the rule is wrong and counted
-(``mmvp_judge_unparseable``). A request that fails after the SDK's retries is reported as failed,
-not wrong. Results name the judge model and endpoint host (:func:`describe`), never the key.
+Requests go through the API adapters' request engine (:mod:`mmvp_tasks.request_engine`): retries
+with backoff and the server's ``Retry-After``, a resumable SQLite cache keyed by judge model,
+endpoint host and the full grading request (written as each verdict arrives; failures are never
+cached), Ctrl-C stopping at once, and a rejected key (401/403) stopping the run. A request that
+still fails is reported as failed, not wrong; a reply that is neither yes nor no under the rule is
+wrong and counted (``mmvp_judge_unparseable``). Results name the judge model and endpoint host
+(:func:`describe`), never the key.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from mmvp_tasks import judge_cache
+from mmvp_tasks import openai_requests
+from mmvp_tasks.request_engine import (
+    AuthenticationError,
+    EngineSettings,
+    FatalError,
+    Reply,
+    RequestEngine,
+    ResponseCache,
+)
 
 GRADER_SYSTEM_PROMPT = (
     "You are a helpful and precise assistant for checking the quality of the answer. "
@@ -42,13 +57,17 @@ GRADER_USER_PROMPT = (
     "Does the following answer correctly answers the question, answer:{model_response}?"
 )
 DEFAULT_JUDGE_MODEL = "gpt-4.1"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the openai SDK's default
 JUDGE_TEMPERATURE = 0.2  # the paper's grader setting
 _VERDICT = re.compile(r"^(yes|no)$", re.I)  # gpt_grader.py's yes_no_regex
 VERDICT_RULES = ("original", "stripped")
+CACHE_FILE = "responses.sqlite"
+KEY_VARIABLES = ("MMVP_JUDGE_API_KEY", "OPENAI_API_KEY")  # the first one set holds the key
 
 
 class JudgeConfigError(RuntimeError):
-    """The judge cannot run: raised when the task starts, not per sample."""
+    """The judge cannot run: no key, a bad setting (when the task starts), or a key the endpoint
+    rejects (the run stops at the first request)."""
 
 
 class JudgeRequestError(RuntimeError):
@@ -58,14 +77,20 @@ class JudgeRequestError(RuntimeError):
 @dataclass(frozen=True)
 class JudgeSettings:
     model: str
-    base_url: str | None
+    base_url: str
+    api_key: str = field(repr=False)
+    key_source: str = "MMVP_JUDGE_API_KEY"  # the variable the key came from, for messages
     timeout_s: float = 60.0
     max_retries: int = 3
     verdict_rule: str = "original"
+    cache_dir: Path | None = None  # None: no cache
 
 
 def settings_from_env() -> JudgeSettings:
-    if not (os.environ.get("MMVP_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")):
+    key_source = next(
+        (v for v in ("MMVP_JUDGE_API_KEY", "OPENAI_API_KEY") if os.environ.get(v)), None
+    )
+    if key_source is None:
         raise JudgeConfigError(
             "mmvp_official grades answers with an LLM judge and needs an API key: set "
             "MMVP_JUDGE_API_KEY (or OPENAI_API_KEY); MMVP_JUDGE_MODEL and MMVP_JUDGE_BASE_URL "
@@ -73,9 +98,16 @@ def settings_from_env() -> JudgeSettings:
         )
     return JudgeSettings(
         model=os.environ.get("MMVP_JUDGE_MODEL", DEFAULT_JUDGE_MODEL),
-        base_url=os.environ.get("MMVP_JUDGE_BASE_URL") or None,
+        base_url=(
+            os.environ.get("MMVP_JUDGE_BASE_URL")
+            or os.environ.get("OPENAI_BASE_URL")
+            or DEFAULT_BASE_URL
+        ),
+        api_key=os.environ[key_source],
+        key_source=key_source,
         max_retries=int(os.environ.get("MMVP_JUDGE_MAX_RETRIES", "3")),
         verdict_rule=_verdict_rule_from_env(),
+        cache_dir=_cache_dir_from_env(),
     )
 
 
@@ -84,6 +116,13 @@ def _verdict_rule_from_env() -> str:
     if rule not in VERDICT_RULES:
         raise JudgeConfigError(f"MMVP_JUDGE_VERDICT must be one of {VERDICT_RULES}, got {rule!r}")
     return rule
+
+
+def _cache_dir_from_env() -> Path | None:
+    setting = os.environ.get("MMVP_JUDGE_CACHE", "")
+    if setting.lower() == "off":
+        return None
+    return Path(setting) if setting else Path.home() / ".cache" / "lmms-mmvp" / "judge"
 
 
 def grader_messages(question: str, correct_answer: str, model_response: str) -> list[dict]:
@@ -116,9 +155,15 @@ def _verdict_text(verdict: str, rule: str) -> str:
     return verdict.strip() if rule == "stripped" else verdict
 
 
+def endpoint_host(base_url: str) -> str:
+    """``host[:port]`` of the judge endpoint (no scheme, path or credentials)."""
+    parts = urlsplit(base_url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
 def describe(settings: JudgeSettings) -> str:
     """``<model> @ <host[:port]>``: which judge graded, for the results (no key, no path)."""
-    return f"{settings.model} @ {judge_cache.endpoint_host(settings.base_url)}"
+    return f"{settings.model} @ {endpoint_host(settings.base_url)}"
 
 
 def verdict_rules_disagree(verdict: str) -> bool:
@@ -126,45 +171,58 @@ def verdict_rules_disagree(verdict: str) -> bool:
     return verdict_is_correct(verdict, "original") != verdict_is_correct(verdict, "stripped")
 
 
+def grade(question: str, correct_answer: str, model_response: str, settings: JudgeSettings) -> str:
+    """The judge's raw verdict text, from the cache or a request through the engine (then cached).
+    Raises :class:`JudgeRequestError` when the request fails after its retries (never cached)
+    and :class:`JudgeConfigError` when the endpoint rejects the key."""
+    payload = {
+        "model": settings.model,
+        "messages": grader_messages(question, correct_answer, model_response),
+        "temperature": JUDGE_TEMPERATURE,
+    }
+    namespace = {"judge": settings.model, "endpoint": endpoint_host(settings.base_url)}
+    try:
+        (outcome,) = _engine(settings).run(
+            1, lambda _: payload, lambda p: _send_verdict(settings, p), namespace
+        )
+    except AuthenticationError as err:
+        raise JudgeConfigError(str(err)) from None
+    if not isinstance(outcome, Reply):
+        raise JudgeRequestError(outcome.reason)
+    return outcome.text
+
+
+@lru_cache(maxsize=4)
+def _engine(settings: JudgeSettings) -> RequestEngine:
+    """One engine (and cache connection) per judge configuration, kept for the run."""
+    engine_settings = EngineSettings(
+        concurrency=1,  # lmms-eval scores one document at a time
+        max_retries=settings.max_retries,
+        timeout_s=settings.timeout_s,
+    )
+    cache = ResponseCache(settings.cache_dir / CACHE_FILE) if settings.cache_dir else None
+    return RequestEngine(engine_settings, cache)
+
+
 @lru_cache(maxsize=4)
 def _client(settings: JudgeSettings):
-    from openai import OpenAI
+    return openai_requests.make_client(settings.api_key, settings.base_url, settings.timeout_s)
 
-    return OpenAI(
-        api_key=os.environ.get("MMVP_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
-        base_url=settings.base_url,
-        timeout=settings.timeout_s,
-        max_retries=settings.max_retries,
+
+def _send_verdict(settings: JudgeSettings, payload: dict) -> Reply:
+    create = _client(settings).chat.completions.create
+    completion = openai_requests.call(lambda: create(**payload), lambda s: _rejected(settings, s))
+    reply = openai_requests.chat_reply(completion)  # no choices: retryable
+    if reply.refused or completion.choices[0].message.content is None:
+        raise FatalError(f"the judge returned no verdict ({reply.text or 'no content'})")
+    return reply
+
+
+def _rejected(settings: JudgeSettings, status: int) -> AuthenticationError:
+    """Names the endpoint and the key's variable, never the key or the provider's error body."""
+    kept = " (verdicts already received are cached)" if settings.cache_dir else ""
+    return AuthenticationError(
+        f"HTTP {status}: the judge endpoint {endpoint_host(settings.base_url)} rejected the key "
+        f"from ${settings.key_source} for model {settings.model}. The run stopped: fix the key "
+        f"and run again{kept}."
     )
-
-
-def grade(question: str, correct_answer: str, model_response: str, settings: JudgeSettings) -> str:
-    """The judge's raw verdict text, from the verdict cache or a request (then cached).
-    Raises :class:`JudgeRequestError`; failures are never cached."""
-    messages = grader_messages(question, correct_answer, model_response)
-    cache = judge_cache.cache_from_env()
-    host = judge_cache.endpoint_host(settings.base_url)
-    key = judge_cache.verdict_key(
-        settings.model, host, {"messages": messages, "temperature": JUDGE_TEMPERATURE}
-    )
-    if cache is not None and (cached := cache.get(key)) is not None:
-        return cached
-    verdict = _request_verdict(messages, settings)
-    if cache is not None:
-        cache.put(key, verdict)
-    return verdict
-
-
-def _request_verdict(messages: list[dict], settings: JudgeSettings) -> str:
-    import openai
-
-    try:
-        completion = _client(settings).chat.completions.create(
-            model=settings.model, messages=messages, temperature=JUDGE_TEMPERATURE
-        )
-    except openai.OpenAIError as err:
-        raise JudgeRequestError(f"{type(err).__name__}: {err}") from None
-    content = completion.choices[0].message.content if completion.choices else None
-    if content is None:
-        raise JudgeRequestError("the judge returned no content")
-    return content

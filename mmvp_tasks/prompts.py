@@ -18,7 +18,7 @@ def choice_prompt(
     question: str, options: tuple[Option, ...], pre_prompt: str = "", post_prompt: str = ""
 ) -> str:
     """``{Question}\\nA. X\\nB. Y{post_prompt}`` as lmms-eval's built-in task builds it."""
-    lines = [f"{label}. {o.text}" for label, o in zip(shown_labels(options), options)]
+    lines = [f"{label}. {o.text}" for label, o in zip(shown_labels(options), options, strict=True)]
     return f"{pre_prompt}{question}\n" + "\n".join(lines) + post_prompt
 
 

@@ -58,7 +58,8 @@ class Statement:
 
 
 def resolve_vlm_data_dir() -> Path:
-    """``MMVP_VLM_DATA_DIR`` if set, else a hub snapshot (cached by huggingface_hub)."""
+    """The environment's data directory: ``MMVP_VLM_DATA_DIR`` if set, else a hub snapshot
+    (cached by huggingface_hub)."""
     local = os.environ.get("MMVP_VLM_DATA_DIR")
     if local:
         return Path(local).expanduser()

@@ -6,8 +6,8 @@ of the 270 statements with both images of its pair = 540 documents (see
 ``'a photo of ' + Statement``; a model returns one score per document (an encoder its image-text
 logit, a generative model the log-likelihood of the target given the image), and
 :mod:`mmvp_tasks.vlm_scoring` turns the scores into the paper's per-pattern pair accuracies.
-As for ``mmvp``, a one-row descriptor satisfies lmms-eval's loader and ``process_docs`` loads the
-validated data (hub ``MMVP/MMVP_VLM`` or ``MMVP_VLM_DATA_DIR``).
+As for ``mmvp``, a one-row descriptor satisfies lmms-eval's loader and ``process_docs`` (the hook,
+which reads ``MMVP_VLM_DATA_DIR``, else the hub ``MMVP/MMVP_VLM``) loads the validated data.
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ def _statements(data_dir: Path):
 
 
 def process_docs(_descriptor):
+    """lmms-eval hook: the scoring documents of the data the environment names."""
+    return load_documents(resolve_vlm_data_dir())
+
+
+def load_documents(data_dir: Path):
+    """The validated MMVP-VLM data of ``data_dir`` as scoring documents (``datasets.Dataset``)."""
     import datasets
 
-    data_dir = resolve_vlm_data_dir()
     source = provenance.describe_source(data_dir, data_dir / QUESTIONS_FILE, HUB_REPO)
     rows = [{**d, "data_source": source} for d in scoring_documents(_statements(data_dir))]
     features = datasets.Features(

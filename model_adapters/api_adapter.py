@@ -37,6 +37,7 @@ from mmvp_tasks.request_engine import (
     RequestEngine,
     ResponseCache,
 )
+from model_adapters.lmms_requests import generation_request
 from model_adapters.pricing import estimate_cost_usd
 
 
@@ -162,9 +163,8 @@ class APIAdapter(lmms):
 
     def request_payload(self, args: tuple) -> dict:
         """The provider request for one lmms-eval ``generate_until`` request."""
-        prompt, gen_kwargs, doc_to_visual, doc_id, task, split = args
-        visuals = doc_to_visual(self.task_dict[task][split][doc_id]) or []
-        return self._payload(prompt, [v for v in visuals if v is not None], dict(gen_kwargs))
+        request = generation_request(args, self.task_dict)
+        return self._payload(request.context, request.images, request.gen_kwargs)
 
     # Internals ------------------------------------------------------------------------------
 

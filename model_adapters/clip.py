@@ -41,6 +41,8 @@ from loguru import logger
 from tqdm import tqdm
 
 from model_adapters.hf_generation import resolve_device, resolve_dtype
+from model_adapters.lmms_requests import loglikelihood_request
+from mof_models.configuration_mof import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD  # clip's _transform
 
 # Text inputs by model_type: (padding, pass the attention mask). Like the original scripts, CLIP
 # and SigLIP get input_ids only. CLIP's causal tower pools at the first EOS token, which trailing
@@ -53,9 +55,6 @@ _TEXT_INPUTS = {
     "siglip2": ("max_length", False),
 }
 _DEFAULT_TEXT_INPUTS = ("max_length", True)
-# OpenAI clip's _transform normalisation (clip/clip.py)
-OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 PREPROCESSING = ("auto", "openai", "processor")
 _OPEN_CLIP_PRECISION = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
@@ -92,7 +91,7 @@ def image_text_logits(
         return []
     image_embeds = _encode(encoder.encode_images, unique_images, batch_size, progress, "images")
     text_embeds = _encode(encoder.encode_texts, list(text_rows), batch_size, progress, "texts")
-    image_index, text_index = (torch.tensor(rows) for rows in zip(*pair_rows))
+    image_index, text_index = (torch.tensor(rows) for rows in zip(*pair_rows, strict=True))
     # same quantity as CLIPModel's logits_per_text: (text . image) * logit_scale.exp()
     logits = (text_embeds[text_index] * image_embeds[image_index]).sum(-1) * encoder.logit_scale
     if encoder.logit_bias is not None:
@@ -338,16 +337,14 @@ class ImageTextEncoderAdapter(lmms):
         )
 
     def _image_and_text(self, args: tuple) -> tuple:
-        context, target, doc_to_visual, doc_id, task, split = args
-        doc = self.task_dict[task][split][doc_id]
-        continuation = target if isinstance(target, str) else target(doc)
-        images = [v for v in doc_to_visual(doc) if v is not None]
-        if len(images) != 1:
+        request = loglikelihood_request(args, self.task_dict)
+        if len(request.images) != 1:
             raise ValueError(
-                f"{self.name} scores one image per request; {task} doc {doc_id} has {len(images)}"
+                f"{self.name} scores one image per request; {request.task} doc {request.doc_id} "
+                f"has {len(request.images)}"
             )
         # An encoder has no "given": it scores the whole text (mmvp_vlm's context is empty).
-        return images[0], context + continuation
+        return request.images[0], request.context + request.continuation
 
 
 class ClipAdapter(ImageTextEncoderAdapter):

@@ -16,6 +16,8 @@ from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
 
+from model_adapters.lmms_requests import describe, generation_request, loglikelihood_request
+
 _GEN_KEYS = ("max_new_tokens", "temperature", "top_p", "num_beams", "do_sample")
 
 
@@ -103,7 +105,8 @@ class HFGenerativeAdapter(lmms):
         progress = tqdm(total=len(requests), disable=self.rank != 0, desc="Generating")
         for batch in _chunks(order, requests, self.batch_size_per_process):
             texts = self._generate([requests[i].args for i in batch])
-            for i, text in zip(batch, texts):
+            self._check_one_output_each(requests, batch, texts)
+            for i, text in zip(batch, texts, strict=True):
                 results[i] = text
                 ctx, gen_kwargs = requests[i].args[0], requests[i].args[1]
                 self.cache_hook.add_partial("generate_until", (ctx, gen_kwargs), text)
@@ -124,7 +127,8 @@ class HFGenerativeAdapter(lmms):
         for start in range(0, len(requests), size):
             batch = range(start, min(start + size, len(requests)))
             text_pairs, scores = self._loglikelihood_batch([requests[i].args for i in batch])
-            for i, text_pair, score in zip(batch, text_pairs, scores):
+            self._check_one_output_each(requests, batch, scores)
+            for i, text_pair, score in zip(batch, text_pairs, scores, strict=True):
                 results[i] = score
                 self.cache_hook.add_partial("loglikelihood", text_pair, score)
             progress.update(len(batch))
@@ -137,9 +141,10 @@ class HFGenerativeAdapter(lmms):
     # Internals ------------------------------------------------------------------------------
 
     def _generate(self, batch_args: list[tuple]) -> list[str]:
-        prompts = [args[0] for args in batch_args]
-        images = [self._visuals(args) for args in batch_args]
-        gen_kwargs = dict(batch_args[0][1])
+        batch = [generation_request(args, self.task_dict) for args in batch_args]
+        prompts = [request.context for request in batch]
+        images = [request.images for request in batch]
+        gen_kwargs = batch[0].gen_kwargs  # a copy; the batch shares its settings (_chunks)
         until = gen_kwargs.pop("until", None) or []
         until = [until] if isinstance(until, str) else list(until)
         settings = {k: gen_kwargs[k] for k in _GEN_KEYS if k in gen_kwargs}
@@ -155,12 +160,10 @@ class HFGenerativeAdapter(lmms):
 
     def _loglikelihood_batch(self, batch_args: list[tuple]):
         """``(context, continuation)`` and ``(logprob, is_greedy)`` of each request."""
-        contexts, continuations, images = [], [], []
-        for context, target, doc_to_visual, doc_id, task, split in batch_args:
-            doc = self.task_dict[task][split][doc_id]
-            contexts.append(context)
-            continuations.append(target if isinstance(target, str) else target(doc))
-            images.append([v for v in doc_to_visual(doc) if v is not None])
+        batch = [loglikelihood_request(args, self.task_dict) for args in batch_args]
+        contexts = [request.context for request in batch]
+        continuations = [request.continuation for request in batch]
+        images = [request.images for request in batch]
         inputs, lengths = self._loglikelihood_inputs(contexts, continuations, images)
         inputs = self._on_device(inputs)
         with torch.inference_mode():
@@ -171,7 +174,7 @@ class HFGenerativeAdapter(lmms):
             )
             for row, n in enumerate(lengths)
         ]
-        return list(zip(contexts, continuations)), scores
+        return list(zip(contexts, continuations, strict=True)), scores
 
     def _on_device(self, inputs) -> dict:
         """Model inputs on the model's device; images in the model's dtype."""
@@ -180,9 +183,18 @@ class HFGenerativeAdapter(lmms):
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         return inputs
 
-    def _visuals(self, args: tuple) -> list:
-        _ctx, _gen, doc_to_visual, doc_id, task, split = args
-        return [v for v in doc_to_visual(self.task_dict[task][split][doc_id]) if v is not None]
+    def _check_one_output_each(self, requests, batch: list[int], outputs: list) -> None:
+        """A batch answers every one of its requests; a short one is an error naming the first
+        request left without an answer, never a silent ``None``."""
+        if len(outputs) == len(batch):
+            return
+        # which answer belongs to which request is unknown once the counts differ
+        named = batch[len(outputs)] if len(outputs) < len(batch) else batch[0]
+        problem = "no answer for" if len(outputs) < len(batch) else "starting with"
+        raise RuntimeError(
+            f"{type(self).__name__}: a batch of {len(batch)} request(s) came back with "
+            f"{len(outputs)} output(s); {problem} {describe(requests[named].args)}"
+        )
 
 
 def _batch_key(args: tuple):

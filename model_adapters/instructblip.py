@@ -35,7 +35,7 @@ class InstructBlipAdapter(HFGenerativeAdapter):
             raise ValueError("InstructBLIP takes exactly one image per prompt")
         single = [
             self.processor(images=imgs[0], text=prompt, return_tensors="pt")
-            for prompt, imgs in zip(prompts, images)
+            for prompt, imgs in zip(prompts, images, strict=True)
         ]
         return self._batch(single, lm_left_padded=True)
 
@@ -46,7 +46,7 @@ class InstructBlipAdapter(HFGenerativeAdapter):
         if any(len(imgs) != 1 for imgs in images):
             raise ValueError("InstructBLIP takes exactly one image per prompt")
         single, lengths = [], []
-        for context, continuation, imgs in zip(contexts, continuations, images):
+        for context, continuation, imgs in zip(contexts, continuations, images, strict=True):
             text = f"{context} {continuation}" if context else continuation
             encoded = self.processor(images=imgs[0], text=text, return_tensors="pt")
             instruction = self.processor(

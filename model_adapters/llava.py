@@ -48,7 +48,7 @@ class LlavaAdapter(HFGenerativeAdapter):
                     "content": [*({"type": "image"} for _ in imgs), {"type": "text", "text": p}],
                 }
             ]
-            for p, imgs in zip(prompts, images)
+            for p, imgs in zip(prompts, images, strict=True)
         ]
         texts = [
             self.processor.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
@@ -80,15 +80,18 @@ class LlavaAdapter(HFGenerativeAdapter):
                 add_generation_prompt=True,
                 tokenize=False,
             )
-            for c, imgs in zip(contexts, images)
+            for c, imgs in zip(contexts, images, strict=True)
         ]
         # The reply follows the assistant tag after a space, as the template writes replies.
-        texts = [p + ("" if p[-1:].isspace() else " ") + c for p, c in zip(prompts, continuations)]
+        texts = [
+            p + ("" if p[-1:].isspace() else " ") + c
+            for p, c in zip(prompts, continuations, strict=True)
+        ]
         tokenize = self.processor.tokenizer  # no image expansion: it adds the same to both
         lengths = [
             len(tokenize(t, add_special_tokens=False)["input_ids"])
             - len(tokenize(p, add_special_tokens=False)["input_ids"])
-            for p, t in zip(prompts, texts)
+            for p, t in zip(prompts, texts, strict=True)
         ]
         flat_images = [img for imgs in images for img in imgs] or None
         inputs = self.processor(

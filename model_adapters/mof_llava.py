@@ -54,9 +54,11 @@ from pathlib import Path
 from lmms_eval.api.model import lmms
 from loguru import logger
 
-from mmvp_tasks.request_engine import Failure, FatalError, Reply, RetryableError
+from mmvp_tasks.openai_requests import call
+from mmvp_tasks.request_engine import Failure, FatalError, Reply
 from model_adapters.llava import LlavaAdapter
-from model_adapters.openai_chat import RETRYABLE_STATUS, OpenAIChatAdapter
+from model_adapters.lmms_requests import loglikelihood_request
+from model_adapters.openai_chat import OpenAIChatAdapter
 
 VLLM_PYTHON_ENV = "MMVP_VLLM_PYTHON"
 BACKENDS = ("auto", "vllm", "hf")
@@ -264,14 +266,11 @@ class MofVllmAdapter(OpenAIChatAdapter):
         return [tuple(json.loads(o.text)) for o in outcomes]
 
     def _scoring_payload(self, args: tuple) -> dict:
-        context, target, doc_to_visual, doc_id, task, split = args
-        doc = self.task_dict[task][split][doc_id]
-        continuation = target if isinstance(target, str) else target(doc)
-        images = [v for v in doc_to_visual(doc) if v is not None]
-        messages = self._payload(context, images, {})["messages"]
+        request = loglikelihood_request(args, self.task_dict)
+        messages = self._payload(request.context, request.images, {})["messages"]
         return {
             "model": self.model,
-            "messages": [*messages, {"role": "assistant", "content": continuation}],
+            "messages": [*messages, {"role": "assistant", "content": request.continuation}],
             "max_completion_tokens": 1,
             "temperature": 0.0,
             "extra_body": {
@@ -304,18 +303,8 @@ class MofVllmAdapter(OpenAIChatAdapter):
         return self._call(lambda: self.client.post(url, body=body, cast_to=object))["tokens"]
 
     def _call(self, request):
-        """``request()`` with the SDK's errors as the engine's retryable or fatal errors."""
-        import openai
-
-        try:
-            return request()
-        except openai.APIStatusError as err:
-            message = f"HTTP {err.status_code}: {str(err)[:300]}"
-            if err.status_code in RETRYABLE_STATUS:
-                raise RetryableError(message) from None
-            raise FatalError(message) from None
-        except (openai.APIConnectionError, openai.APIResponseValidationError, ValueError) as err:
-            raise RetryableError(f"{type(err).__name__}: {str(err)[:300]}") from None
+        """``request()`` with the SDK's errors as the engine's, as for every OpenAI request."""
+        return call(request, self.rejected_credentials)
 
 
 def continuation_logprob(prompt_logprobs: list, continuation_ids: list[int]) -> tuple[float, bool]:
@@ -324,7 +313,7 @@ def continuation_logprob(prompt_logprobs: list, continuation_ids: list[int]) -> 
     the prompt's own token."""
     entries = prompt_logprobs[len(prompt_logprobs) - len(continuation_ids) :]
     total, greedy = 0.0, True
-    for entry, token_id in zip(entries, continuation_ids):
+    for entry, token_id in zip(entries, continuation_ids, strict=True):
         scored = entry[str(token_id)]
         total += scored["logprob"]
         greedy = greedy and scored["rank"] == 1

@@ -13,14 +13,10 @@ Concurrency, retries, timeout and the cache: see :mod:`model_adapters.api_adapte
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
-from mmvp_tasks.request_engine import FatalError, Reply, RetryableError, parse_retry_after
+from mmvp_tasks.openai_requests import call, chat_reply, make_client
+from mmvp_tasks.request_engine import Reply
 from model_adapters.api_adapter import APIAdapter, encode_png
-
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
-AUTH_STATUS = {401, 403}
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class OpenAIChatAdapter(APIAdapter):
@@ -49,18 +45,7 @@ class OpenAIChatAdapter(APIAdapter):
         return key
 
     def _make_client(self):
-        from openai import DefaultHttpxClient, OpenAI
-
-        # max_retries=0: the engine retries; the SDK's own retries would multiply attempts.
-        # A server on this machine is reached directly, whatever http_proxy says.
-        loopback = urlsplit(self.base_url).hostname in LOOPBACK_HOSTS
-        return OpenAI(
-            api_key=self._api_key(),
-            base_url=self.base_url,
-            timeout=self.settings.timeout_s,
-            max_retries=0,
-            http_client=DefaultHttpxClient(trust_env=False) if loopback else None,
-        )
+        return make_client(self._api_key(), self.base_url, self.settings.timeout_s)
 
     def _endpoint(self) -> str:
         return self.base_url
@@ -94,37 +79,5 @@ class OpenAIChatAdapter(APIAdapter):
         return payload
 
     def _send(self, payload: dict) -> Reply:
-        import openai
-
-        try:
-            completion = self.client.chat.completions.create(**payload)
-        except openai.APIStatusError as err:
-            if err.status_code in AUTH_STATUS:
-                raise self.rejected_credentials(err.status_code) from None
-            message = f"HTTP {err.status_code}: {_short(err)}"
-            if err.status_code in RETRYABLE_STATUS:
-                raise RetryableError(message, parse_retry_after(err.response.headers)) from None
-            raise FatalError(message) from None
-        except (openai.APIConnectionError, openai.APIResponseValidationError, ValueError) as err:
-            # ValueError: a body that is not JSON (json.JSONDecodeError), i.e. a broken response
-            raise RetryableError(f"{type(err).__name__}: {_short(err)}") from None
-        return _reply(completion)
-
-
-def _reply(completion) -> Reply:
-    if not completion.choices:
-        raise RetryableError("response without choices")
-    choice = completion.choices[0]
-    usage = completion.usage
-    tokens = {
-        "input_tokens": getattr(usage, "prompt_tokens", 0) or 0,
-        "output_tokens": getattr(usage, "completion_tokens", 0) or 0,
-    }
-    refusal = getattr(choice.message, "refusal", None)
-    if refusal or choice.finish_reason == "content_filter":
-        return Reply(refusal or "content_filter", refused=True, **tokens)
-    return Reply(choice.message.content or "", **tokens)
-
-
-def _short(err: Exception) -> str:
-    return str(err).replace("\n", " ")[:300]
+        create = self.client.chat.completions.create
+        return chat_reply(call(lambda: create(**payload), self.rejected_credentials))

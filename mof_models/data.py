@@ -112,7 +112,7 @@ def _check_images_in_text(where: str, messages: tuple[dict, ...], has_image: boo
     if messages[-1]["role"] != "assistant":
         raise DataError(f"{where}: field 'conversations' must end with a gpt turn")
     counts = [m["content"].count(IMAGE_TOKEN) for m in messages]
-    if any(c and m["role"] == "assistant" for c, m in zip(counts, messages)):
+    if any(c and m["role"] == "assistant" for c, m in zip(counts, messages, strict=True)):
         raise DataError(f"{where}: {IMAGE_TOKEN} appears in a gpt turn of 'conversations'")
     if has_image and sum(counts) != 1:
         raise DataError(
@@ -211,7 +211,7 @@ class ConversationEncoder:
         input_ids = encoded["input_ids"]
         labels = [
             token if any(start <= first < end for start, end in spans) else IGNORE_INDEX
-            for token, (first, _) in zip(input_ids, encoded["offset_mapping"])
+            for token, (first, _) in zip(input_ids, encoded["offset_mapping"], strict=True)
         ]
         input_ids, labels = self._expand_image(input_ids, labels)
         return self._truncate(conversation.where, input_ids, labels)

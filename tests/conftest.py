@@ -14,8 +14,8 @@ from tests.support.mof import MIXINGS
 
 @pytest.fixture(autouse=True)
 def judge_cache_per_test(tmp_path, monkeypatch):
-    """A fresh LLM-judge verdict cache for every test: verdicts of one fake judge server must
-    never answer another test's requests (nor touch the user's ~/.cache)."""
+    """A fresh LLM-judge cache for every test: verdicts of one fake judge server must never
+    answer another test's requests (nor touch the user's ~/.cache)."""
     monkeypatch.setenv("MMVP_JUDGE_CACHE", str(tmp_path / "judge-cache"))
 
 

@@ -280,14 +280,10 @@ def _cached_prompts(kind: str, url: str, cache_dir: Path, n: int) -> set[str]:
 
 
 def _open_caches(path: str, barrier) -> None:
-    from mmvp_tasks.judge_cache import VerdictCache
-
-    barrier.wait()  # every process opens the new files at the same moment, then writes
+    barrier.wait()  # every process opens the new file at the same moment, then writes
     responses = request_engine.ResponseCache(Path(path) / "responses.sqlite")
-    verdicts = VerdictCache(Path(path) / "verdicts.sqlite")
     for i in range(20):
         responses.put(f"{os.getpid()}-{i}", request_engine.Reply(text="A"))
-        verdicts.put(f"{os.getpid()}-{i}", "yes")
 
 
 @pytest.mark.parametrize("attempt", range(3))

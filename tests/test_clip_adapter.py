@@ -156,7 +156,7 @@ def _score(adapter, documents) -> list[float]:
 def _forward_logits(model, image_processor, tokenizer, documents, padding="max_length"):
     """``logits_per_text`` of the model's own forward, one statement against its pair's images."""
     expected = []
-    for first, second in zip(documents[0::2], documents[1::2]):
+    for first, second in zip(documents[0::2], documents[1::2], strict=True):
         images = _open_rgb(first) + _open_rgb(second)
         pixel_values = image_processor(images=images, return_tensors="pt")["pixel_values"]
         input_ids = tokenizer(
@@ -361,7 +361,7 @@ def test_open_clip_scores_are_the_models_logits(open_clip_dir, documents):
     adapter = OpenClipAdapter(model_name=f"local-dir:{open_clip_dir}", device="cpu", batch_size=8)
     encoder, docs = adapter.encoder, documents[:8] + documents[520:]
     expected = []
-    for first, second in zip(docs[0::2], docs[1::2]):
+    for first, second in zip(docs[0::2], docs[1::2], strict=True):
         images = torch.stack([encoder.preprocess(_open_rgb(d)[0]) for d in (first, second)])
         text = encoder.tokenizer([vlm_scoring.statement_text(first["Statement"])])
         with torch.no_grad():
@@ -417,5 +417,7 @@ def test_lmms_eval_cli_scores_mmvp_vlm_with_mmvp_clip(tiny_clip_dir, synthetic_d
     samples = [json.loads(line) for line in samples_file.read_text().splitlines()]
     assert len(samples) == 540
     records = [s["mmvp_vlm_average"] for s in samples]
-    assert vlm_scoring.pattern_scores(records) == {p.code: v for p, v in zip(PATTERNS, per_pattern)}
+    assert vlm_scoring.pattern_scores(records) == {
+        p.code: v for p, v in zip(PATTERNS, per_pattern, strict=True)
+    }
     assert samples[0]["target"].startswith("a photo of ")

@@ -20,7 +20,7 @@ MLLM_B = [0.40, 0.45, 0.30, 0.35, 0.50, 0.30, 0.40, 0.60, 0.35]
 
 
 def _encoder_results(values, model_args="pretrained=openai/clip-vit-large-patch14,device=cpu"):
-    scores = {f"mmvp_vlm_{p.slug},none": v for p, v in zip(PATTERNS, values)}
+    scores = {f"mmvp_vlm_{p.slug},none": v for p, v in zip(PATTERNS, values, strict=True)}
     return {
         "results": {"mmvp_vlm": {"alias": "mmvp_vlm", "mmvp_vlm_average,none": 19.3, **scores}},
         "config": {"model": "mmvp_clip", "model_args": model_args},
@@ -28,7 +28,10 @@ def _encoder_results(values, model_args="pretrained=openai/clip-vit-large-patch1
 
 
 def _mllm_results(values, task="mmvp"):
-    scores = {f"mmvp_pair_accuracy_{p.slug}_unofficial,none": v for p, v in zip(PATTERNS, values)}
+    scores = {
+        f"mmvp_pair_accuracy_{p.slug}_unofficial,none": v
+        for p, v in zip(PATTERNS, values, strict=True)
+    }
     scores["mmvp_pair_accuracy,none"] = 0.25
     return {"results": {task: scores}, "config": {"model": "mmvp_llava", "model_args": ""}}
 

@@ -77,13 +77,14 @@ def test_other_data_gets_no_default_mapping(copy_of_real_mmvp):
     assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == {""}
 
 
-def test_patterns_from_the_data_dir_or_the_environment_win(copy_of_real_mmvp, monkeypatch):
+def test_patterns_from_the_data_dir_or_a_given_mapping_win(copy_of_real_mmvp, monkeypatch):
     custom = copy_of_real_mmvp.parent / "custom.csv"
     custom.write_text("Index,Pattern\n" + "".join(f"{i},tx\n" for i in range(1, 301)))
-    monkeypatch.setenv("MMVP_PATTERNS_CSV", str(custom))
-    assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == {"tx"}
+    monkeypatch.setenv("MMVP_PATTERNS_CSV", str(custom))  # read by the task hooks, not here
+    assert {q.pattern for q in read_questions(copy_of_real_mmvp)} == set(_amvicc().values())
+    assert {q.pattern for q in read_questions(copy_of_real_mmvp, patterns_csv=custom)} == {"tx"}
     (copy_of_real_mmvp / "patterns.csv").write_text("Index,Pattern\n1, vp\n2,vp\n")
-    by_index = {q.index: q.pattern for q in read_questions(copy_of_real_mmvp)}
+    by_index = {q.index: q.pattern for q in read_questions(copy_of_real_mmvp, "corrected", custom)}
     assert by_index[1] == by_index[2] == "vp" and by_index[3] == ""
 
 
@@ -92,6 +93,16 @@ def test_short_row_names_file_and_row(copy_of_real_mmvp):
     text[5] = "5,Is the door open?"
     (copy_of_real_mmvp / "Questions.csv").write_text("\n".join(text) + "\n")
     _expect(copy_of_real_mmvp, r"Questions\.csv: row 6: 2 field\(s\), expected 4 .*'Options'")
+
+
+def test_fields_past_the_header_are_left_out(copy_of_real_mmvp):
+    """A trailing comma (a spreadsheet's empty column) adds no field to the question."""
+    path = copy_of_real_mmvp / "Questions.csv"
+    text = path.read_text().splitlines()
+    text[1] += ","
+    path.write_text("\n".join(text) + "\n")
+    rows = data.read_csv_rows(path, data.COLUMNS)
+    assert list(rows[0][1]) == list(data.COLUMNS) and len(read_questions(copy_of_real_mmvp)) == 300
 
 
 def test_fields_keep_their_surrounding_spaces_for_prompts(copy_of_real_mmvp):

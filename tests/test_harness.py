@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmvp_tasks import harness
+from mmvp_tasks import ablations, harness
 from mmvp_tasks.markers import failed_response, refused_response
 
 DOC = {
@@ -69,3 +69,26 @@ def test_symbol_change_prompt_and_scoring(real_mmvp_dir, monkeypatch):
     assert harness.process_results(doc, ["1"])["mmvp_accuracy"]["correct"]
     assert harness.process_results(doc, ["Option 1"])["mmvp_accuracy"]["correct"]
     assert not harness.process_results(doc, ["(2)"])["mmvp_accuracy"]["correct"]
+
+
+def test_documents_take_the_data_dir_and_answer_key_as_arguments(real_mmvp_dir, monkeypatch):
+    """What the tools that grade existing answers use: given arguments win over the
+    environment, which the hooks read."""
+    monkeypatch.setenv("MMVP_DATA_DIR", str(real_mmvp_dir.parent / "elsewhere"))
+    monkeypatch.setenv("MMVP_ANSWER_KEY", "corrected")
+    source = harness.data_source_from_env(real_mmvp_dir, "original")
+    docs = harness.document_rows(source, ablations.swap_options, images=False)
+    assert docs[98]["answer_key"] == "original" and docs[98]["Correct Answer"] == "(b)"
+    assert f"local {real_mmvp_dir.resolve()}" in docs[0]["data_source"]
+
+
+def test_the_pattern_mapping_file_is_read_by_the_hook(copy_of_real_mmvp, monkeypatch):
+    custom = copy_of_real_mmvp.parent / "custom.csv"
+    custom.write_text("Index,Pattern\n" + "".join(f"{i},tx\n" for i in range(1, 301)))
+    monkeypatch.setenv("MMVP_DATA_DIR", str(copy_of_real_mmvp))
+    monkeypatch.setenv("MMVP_PATTERNS_CSV", str(custom))
+    docs = harness.process_docs_original(None)
+    assert set(docs["pattern"]) == {"tx"} and str(custom) in docs[0]["pattern_mapping"]
+    source = harness.data_source_from_env()
+    assert source == harness.DataSource(copy_of_real_mmvp, "corrected", custom)
+    assert {d["pattern"] for d in harness.load_documents(source)} == {"tx"}

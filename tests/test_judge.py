@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from mmvp_tasks import harness, judge, records
+from mmvp_tasks import harness, judge, records, request_engine
 from tests.support.fake_api import FakeAPIServer, completion
 
 DOC = {
@@ -20,7 +25,15 @@ DOC = {
 
 
 @pytest.fixture
-def judge_env(monkeypatch):
+def pauses(monkeypatch) -> list[float]:
+    """The request engine's waits before retries, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr(request_engine, "pause", lambda seconds, stop: waited.append(seconds))
+    return waited
+
+
+@pytest.fixture
+def judge_env(monkeypatch, pauses):
     def configure(server):
         monkeypatch.setenv("MMVP_JUDGE_API_KEY", "test-key-123")
         monkeypatch.setenv("MMVP_JUDGE_BASE_URL", server.base_url)
@@ -176,3 +189,94 @@ def test_verdicts_are_cached_and_failures_are_not(judge_env, monkeypatch):
         monkeypatch.setenv("MMVP_JUDGE_MODEL", "other-judge")  # another judge: a new request
         assert not harness.process_results_official(DOC, ["Open"])["mmvp_accuracy"]["correct"]
     assert len(server.requests) == 5
+
+
+def test_retries_honour_retry_after_and_are_the_engines_alone(judge_env, pauses, monkeypatch):
+    """A 429 is retried after the server's Retry-After; the SDK adds no attempts of its own."""
+    replies = [(429, {"error": {"message": "slow down"}}, {"Retry-After": "7"})]
+
+    def respond(path, body):
+        return replies.pop() if replies else (200, completion("yes"), None)
+
+    with FakeAPIServer(respond) as server:
+        judge_env(server)
+        record = harness.process_results_official(DOC, ["Open"])["mmvp_accuracy"]
+        assert record["status"] == "answered" and record["correct"]
+        assert len(server.requests) == 2 and pauses == [7.0]
+        monkeypatch.setenv("MMVP_JUDGE_MAX_RETRIES", "0")
+        monkeypatch.setenv("MMVP_JUDGE_CACHE", "off")
+        replies.append((503, {"error": {"message": "busy"}}, None))
+        failed = harness.process_results_official(DOC, ["Open"])["mmvp_accuracy"]
+    assert failed["status"] == "failed" and len(server.requests) == 3  # one attempt, no SDK retry
+    assert judge._client(judge.settings_from_env()).max_retries == 0
+
+
+def test_no_verdict_in_the_reply_is_a_failed_request_and_not_cached(judge_env):
+    """A refusal or an empty message is no verdict: failed (not scored), asked again next time."""
+    with FakeAPIServer(lambda path, body: (200, completion(None, "I can't"), None)) as server:
+        judge_env(server)
+        for _ in range(2):
+            record = harness.process_results_official(DOC, ["Open"])["mmvp_accuracy"]
+            assert record["status"] == "failed"
+    assert len(server.requests) == 2  # fatal: no retry; not cached: asked again
+
+
+def test_the_cache_outlives_the_run(judge_env, tmp_path, monkeypatch):
+    """Verdicts are written as they arrive, in the request engine's cache: a new run (a new
+    engine, the same MMVP_JUDGE_CACHE) asks nothing again."""
+    monkeypatch.setenv("MMVP_JUDGE_CACHE", str(tmp_path / "judge"))
+    with FakeAPIServer(lambda path, body: (200, completion(body["messages"][1]["content"][-6:]),
+                                           None)) as server:  # fmt: skip
+        judge_env(server)
+        first = [harness.process_results_official(DOC, [r]) for r in ("Open", "Closed")]
+        judge._engine.cache_clear()  # what a new process starts with
+        again = [harness.process_results_official(DOC, [r]) for r in ("Open", "Closed")]
+    assert again == first and len(server.requests) == 2
+    assert len(request_engine.ResponseCache(tmp_path / "judge" / judge.CACHE_FILE)) == 2
+
+
+def test_a_rejected_key_stops_the_run_with_one_clear_message(judge_env):
+    body = {"error": {"message": "Incorrect API key provided: test-key-123"}}
+    with FakeAPIServer(lambda path, _: (401, body, None)) as server:
+        judge_env(server)
+        with pytest.raises(judge.JudgeConfigError) as raised:
+            harness.process_results_official(DOC, ["Open"])
+    message = str(raised.value)
+    assert "rejected the key from $MMVP_JUDGE_API_KEY" in message and "The run stopped" in message
+    assert "test-key-123" not in message and "Incorrect" not in message
+    assert len(server.requests) == 1  # never retried
+
+
+_GRADE_ONE = """
+from mmvp_tasks import judge
+judge.grade("Open or closed? (a) Open (b) Closed", "(a)", "Open", judge.settings_from_env())
+"""
+
+
+def test_ctrl_c_stops_a_judge_waiting_to_retry(tmp_path):
+    """Interrupted during the server's Retry-After: the process stops at once, nothing more is
+    sent and nothing is cached."""
+    busy = {"error": {"message": "slow down"}}
+    with FakeAPIServer(lambda path, body: (429, busy, {"Retry-After": "60"})) as server:
+        env = {
+            **os.environ,
+            "MMVP_JUDGE_API_KEY": "test-key-123",
+            "MMVP_JUDGE_BASE_URL": server.base_url,
+            "MMVP_JUDGE_CACHE": str(tmp_path),
+        }
+        child = subprocess.Popen(
+            [sys.executable, "-c", _GRADE_ONE], env=env, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            deadline = time.time() + 60
+            while not server.requests and time.time() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # in the 60 s wait before the retry
+            child.send_signal(signal.SIGINT)
+            _, stderr = child.communicate(timeout=30)  # far sooner than the Retry-After
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert "KeyboardInterrupt" in stderr and child.returncode != 0
+    assert len(server.requests) == 1
+    assert len(request_engine.ResponseCache(tmp_path / judge.CACHE_FILE)) == 0

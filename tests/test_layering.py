@@ -1,5 +1,6 @@
 """Imports run one way: lmms_mmvp -> model_adapters -> mof_models; mmvp_tasks stands alone, and
-model_adapters may use two of its modules (response outcomes and the request engine).
+model_adapters may use three of its modules (response outcomes, the request engine and its
+OpenAI-protocol requests, which the tasks' judge sends too).
 
 Two checks keep the picture true: every import statement of the packages (module-level and the
 lazy ones inside functions, read with ``ast``) against the allowed edges, and fresh interpreters
@@ -26,6 +27,7 @@ ALLOWED = {
         "mof_models",
         "mmvp_tasks.markers",
         "mmvp_tasks.request_engine",
+        "mmvp_tasks.openai_requests",
     ),
     "mmvp_tasks": ("mmvp_tasks",),
     "mof_models": ("mof_models",),
@@ -114,3 +116,29 @@ def test_the_plugin_entry_point_stays_cheap():
     modules = completed.stdout.splitlines()[0]
     for heavy in ("torch", "transformers", "openai", "mof_models", "datasets", "PIL"):
         assert f"'{heavy}'" not in modules
+
+
+def _environment_writes(path: Path) -> int:
+    """``os.environ[...] = ...``, ``os.environ.update/setdefault/pop/...``, ``os.putenv``."""
+    writes = 0
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else []
+        writes += sum(
+            isinstance(t, ast.Subscript) and ast.unparse(t.value) == "os.environ" for t in targets
+        )
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner, name = ast.unparse(node.func.value), node.func.attr
+            writes += owner == "os.environ" and name in {"update", "setdefault", "pop", "clear"}
+            writes += owner == "os" and name in {"putenv", "unsetenv"}
+    return writes
+
+
+def test_library_code_never_writes_the_environment():
+    """Settings travel as arguments: the task hooks and tools read the environment, nothing of
+    the packages rewrites it for another part to read."""
+    found = {}
+    for package in ALLOWED:
+        for path in sorted((REPO / package).rglob("*.py")):
+            if writes := _environment_writes(path):
+                found[str(path.relative_to(REPO))] = writes
+    assert not found, f"library code writing os.environ: {found}"

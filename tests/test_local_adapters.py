@@ -157,3 +157,29 @@ def test_loglikelihood_is_the_statement_log_probability(adapter):
     with torch.no_grad():
         loss = adapter.model(**inputs, labels=labels).loss
     assert single[0][0] == pytest.approx(-float(loss) * lengths[0], rel=1e-4)
+
+
+def test_a_short_generation_batch_is_an_error_naming_the_request(tiny_llava, monkeypatch):
+    """A model that returns fewer rows than it was given leaves no ``None`` answer behind."""
+    adapter = LlavaAdapter(pretrained=str(tiny_llava), device="cpu", dtype="float32")
+    generate = adapter.model.generate
+    monkeypatch.setattr(adapter.model, "generate", lambda **kw: generate(**kw)[:-1])
+    # batched longest prompt first: documents 2, 0, 3, 1, then 4; the batch's last row is lost
+    with pytest.raises(
+        RuntimeError,
+        match=r"batch of 4 .* with 3 output\(s\); no answer for task 'task', document 1$",
+    ):
+        _run(adapter, 4)
+
+
+def test_a_short_scoring_batch_is_an_error_naming_the_request(tiny_llava, monkeypatch):
+    adapter = LlavaAdapter(pretrained=str(tiny_llava), device="cpu", dtype="float32", batch_size=3)
+    inputs = adapter._loglikelihood_inputs
+    monkeypatch.setattr(
+        adapter, "_loglikelihood_inputs", lambda *a: (inputs(*a)[0], inputs(*a)[1][:1])
+    )
+    requests, adapter.task_dict = _loglikelihood_requests(["a photo of up", "down", "left"])
+    with pytest.raises(
+        RuntimeError, match=r"with 1 output\(s\); no answer for task 'task', document 1$"
+    ):
+        adapter.loglikelihood(requests)

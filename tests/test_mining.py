@@ -87,7 +87,7 @@ def with_decoys(clip_dim: int, seed: int = 1):
 def test_planted_pairs_are_found_exactly_and_nothing_else(config):
     clip, dino, planted = with_decoys(clip_dim=512 if config.index == "ivf" else 64)
     pairs = find_clip_blind_pairs(clip, dino, config)
-    found = sorted(zip(pairs.first.tolist(), pairs.second.tolist()))
+    found = sorted(zip(pairs.first.tolist(), pairs.second.tolist(), strict=True))
     assert found == sorted(map(tuple, planted.tolist()))
     assert pairs.near_duplicates == 2  # the near-identical pair and the exact duplicate
     expected_clip = np.einsum(

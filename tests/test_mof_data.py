@@ -38,7 +38,8 @@ def record(*turns, image="a.jpg", **extra):
     return {
         "id": "r1",
         **({"image": image} if image else {}),
-        "conversations": [{"from": s, "value": v} for s, v in zip(speakers, turns)],
+        # speakers alternate for as many turns as given (the list is longer on purpose)
+        "conversations": [{"from": s, "value": v} for s, v in zip(speakers, turns, strict=False)],
         **extra,
     }
 
@@ -88,7 +89,7 @@ def test_load_records_json_and_jsonl(tmp_path):
 def learned_runs(processor, ids, labels) -> list[str]:
     """The decoded runs of consecutive learned tokens (labels must equal the ids there)."""
     runs, run = [], []
-    for token, label in zip([*ids, None], [*labels, IGNORE_INDEX]):
+    for token, label in zip([*ids, None], [*labels, IGNORE_INDEX], strict=True):
         if label != IGNORE_INDEX:
             assert label == token
             run.append(token)

@@ -135,7 +135,7 @@ def test_greedy_tokens_and_first_logprob_equal_transformers(served):
     checkpoint, server = served
     hf = MofTransformersAdapter(str(checkpoint), device="cpu", dtype="float32")
     client = OpenAI(base_url=server.base_url, api_key=server.api_key)
-    for prompt, image in zip(PROMPTS, images(len(PROMPTS))):
+    for prompt, image in zip(PROMPTS, images(len(PROMPTS)), strict=True):
         inputs = hf._inputs([prompt], [[image]])
         url = f"data:image/png;base64,{encode_png(image)}"
         content = [
@@ -197,12 +197,12 @@ def test_loglikelihoods_equal_transformers(served, monkeypatch):
     vllm, hf = _adapters(checkpoint, server, monkeypatch)
     targets = ["a photo of an arrow pointing up", "a photo of (b) Down", "Open"]
     requests, task_dict = _requests(["", "Which side?", "Open or closed?"], {})
-    for request, target in zip(requests, targets):
+    for request, target in zip(requests, targets, strict=True):
         request.args = (request.args[0], target, *request.args[2:])
     vllm.task_dict = hf.task_dict = task_dict
     scores = vllm.loglikelihood(requests)
     reference = hf.loglikelihood(requests)
-    for (score, greedy), (ref_score, ref_greedy) in zip(scores, reference):
+    for (score, greedy), (ref_score, ref_greedy) in zip(scores, reference, strict=True):
         assert abs(score - ref_score) < 1e-3 and greedy == ref_greedy
 
 

@@ -60,7 +60,7 @@ def _hf_logprob(adapter, context, text, image) -> float:
 def test_scores_are_summed_log_probabilities_of_the_statement(adapter):
     requests = _requests(adapter)
     scores = adapter.loglikelihood(requests)
-    for request, (logprob, greedy) in zip(requests, scores):
+    for request, (logprob, greedy) in zip(requests, scores, strict=True):
         doc = adapter.task_dict["task"]["test"][request.args[3]]
         assert logprob == pytest.approx(_hf_logprob(adapter, "", doc["text"], doc["image"]), 1e-4)
         assert logprob < 0 and isinstance(greedy, bool)
@@ -118,7 +118,7 @@ def test_mmvp_vlm_with_a_generative_model(adapter, synthetic_data, monkeypatch):
         scores = adapter.loglikelihood(requests)
     finally:
         adapter.batch_size_per_process = 1
-    per_doc = [vlm_harness.process_results(d, [s]) for d, s in zip(docs, scores)]
+    per_doc = [vlm_harness.process_results(d, [s]) for d, s in zip(docs, scores, strict=True)]
     records = [r["mmvp_vlm_average"] for r in per_doc]
     by_pair: dict[int, dict] = {}
     for r in records:

@@ -117,7 +117,7 @@ def test_rule_matches_a_direct_reading_of_the_original_on_random_scores():
         p2 = math.exp(c) / (math.exp(c) + math.exp(d))
         pred1, pred2 = ("img1" if p1 > 0.5 else "img2"), ("img1" if p2 > 0.5 else "img2")
         correct[(pair - 1) // 15] += pred1 == "img1" and pred2 == "img2"
-    expected = {p.code: c / 15 * 100 for p, c in zip(PATTERNS, correct)}
+    expected = {p.code: c / 15 * 100 for p, c in zip(PATTERNS, correct, strict=True)}
     assert vlm_scoring.pattern_scores(_records(pair_scores)) == pytest.approx(expected)
 
 

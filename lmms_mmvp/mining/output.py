@@ -111,5 +111,11 @@ def _save_jpeg(image_id: str, load_image, row: int, target: Path) -> None:
 
 def _rows(pairs: PairSearchResult) -> list[tuple[int, int, float, float]]:
     return list(
-        zip(pairs.first.tolist(), pairs.second.tolist(), pairs.clip.tolist(), pairs.dino.tolist())
+        zip(
+            pairs.first.tolist(),
+            pairs.second.tolist(),
+            pairs.clip.tolist(),
+            pairs.dino.tolist(),
+            strict=True,
+        )
     )

@@ -100,7 +100,7 @@ def find_clip_blind_pairs(
 
 def check_embeddings(clip: np.ndarray, dino: np.ndarray, names=("CLIP", "DINOv2")) -> None:
     """Both 2-D, the same number of rows, at least two rows."""
-    for array, name in zip((clip, dino), names):
+    for array, name in zip((clip, dino), names, strict=True):
         if array.ndim != 2:
             raise EmbeddingMismatchError(
                 f"{name} embeddings: expected (rows, dim), got {array.shape}"

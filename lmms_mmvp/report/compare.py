@@ -92,7 +92,7 @@ def _run_table(entries, task, outcomes, seed) -> list[str]:
     headers = ["model", "pair acc", "95% CI", "question acc", "pairs", "unparseable", "failed",
                "refusals", "tokens in/out", "cost (USD)"]  # fmt: skip
     rows = []
-    for entry, pairs in zip(entries, outcomes):
+    for entry, pairs in zip(entries, outcomes, strict=True):
         m = entry["tasks"][task]["metrics"]
         ci = bootstrap_interval(list(pairs.values()), seed=seed)
         usage = entry.get("usage") or {}
@@ -223,6 +223,6 @@ def _pct(value) -> str:
 
 def _format(headers: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return [line, "  ".join("-" * w for w in widths), *body]

@@ -227,7 +227,8 @@ def safe_id(name: str, date: str) -> str:
 def verified_data(data_dir: Path) -> dict:
     """The questions runs are verified against: a description, the sha256 of their content
     (Index, question, options, answer as written, pattern), the pattern mapping, their count."""
-    docs = harness.document_rows(Path(data_dir), "original", images=False)
+    source = harness.data_source_from_env(data_dir, "original")  # MMVP_PATTERNS_CSV, if set
+    docs = harness.document_rows(source, images=False)
     content = [[d["Index"], d["Question"], d["Options"], d["Correct Answer"], d["pattern"]]
                for d in docs]  # fmt: skip
     digest = hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()

@@ -41,7 +41,8 @@ class TaskSpec:
     def documents(self, data_dir: Path, answer_key: str) -> list[dict]:
         """The task's documents for ``data_dir/Questions.csv`` (images are not read)."""
         transform = _TRANSFORMS.get(self.name)
-        return harness.document_rows(Path(data_dir), answer_key, transform, images=False)
+        source = harness.data_source_from_env(data_dir, answer_key)  # MMVP_PATTERNS_CSV, if set
+        return harness.document_rows(source, transform, images=False)
 
     def score(self, doc: dict, response: str) -> dict:
         """``{metric: per-document value}`` for one response, as lmms-eval gets it (mmvp_official

@@ -72,7 +72,7 @@ def build_tiny_encoders(out_dir: Path, image_size: int = 32) -> tuple[Path, Path
                           image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]),
     )  # fmt: skip
     paths = (out_dir / "clip", out_dir / "dinov2")
-    for model, processor, path in zip((clip, dino), processors, paths):
+    for model, processor, path in zip((clip, dino), processors, paths, strict=True):
         model.eval().save_pretrained(path)
         processor.save_pretrained(path)
     return paths

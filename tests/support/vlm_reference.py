@@ -131,7 +131,7 @@ def batched_pattern_scores(
     encoder = TransformersEncoder(model, image_processor, tokenizer, preprocess)
     documents = scoring_documents(read_statements(data_dir))
     logits = batched_logits(encoder, documents, batch_size)
-    records = [vlm_scoring.make_record(d, s) for d, s in zip(documents, logits)]
+    records = [vlm_scoring.make_record(d, s) for d, s in zip(documents, logits, strict=True)]
     return vlm_scoring.pattern_scores(records), records
 
 
@@ -153,7 +153,7 @@ def original_choices(model, tokenizer, data_dir, rows, max_length: int = 77):
 
     preprocess = openai_clip_transform(model.config.vision_config.image_size)
     chosen: dict[int, int] = {}
-    for first, second in zip(rows[0::2], rows[1::2]):
+    for first, second in zip(rows[0::2], rows[1::2], strict=True):
         folder = Path(data_dir) / IMAGES_DIR / first[1]
         images = [Image.open(folder / f"{row[0]}.jpg") for row in (first, second)]
         pixel_values = torch.stack([preprocess(image) for image in images])
@@ -176,12 +176,12 @@ def original_tally(rows, chosen: dict[int, int]) -> dict[str, float]:
     """evaluate_vlm.py's scores: pattern by row order (``pairs // 15``), pair right iff both
     statements pick their own image (odd ID: image 1), correct pairs / 15 x 100."""
     correct = [0] * len(PATTERNS)
-    pairs = list(zip(rows[0::2], rows[1::2]))
+    pairs = list(zip(rows[0::2], rows[1::2], strict=True))
     for number, pair in enumerate(pairs):
         truth = [1 if int(row[0]) % 2 else 2 for row in pair]
         correct[number // 15] += [chosen[int(row[0])] for row in pair] == truth
     per_pattern = len(pairs) // len(PATTERNS)
-    return {p.code: (c / per_pattern) * 100 for p, c in zip(PATTERNS, correct)}
+    return {p.code: (c / per_pattern) * 100 for p, c in zip(PATTERNS, correct, strict=True)}
 
 
 def original_pair_loop(model, tokenizer, data_dir, max_length: int = 77):
