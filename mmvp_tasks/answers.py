@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _OPTION = re.compile(r"\((\w)\)\s*(.*?)\s*(?=\(\w\)|$)", re.S)
 _NUMBER_WORDS = {
@@ -105,62 +106,76 @@ def _only(labels: set[str]) -> str | None:
 # ----------------------------------------------------------------------------- labels
 
 
+# Regex parts around a label. A label ends where an answer may end: "B." / "B\n" / "B, the
+# wings" / "B - ..." / "B is correct" / "B because", never "A butterfly" (the article), "12" or
+# "2.5" (numbers), "A, S, D" (keys); and it is no answer when rejected ("A is not", "(A) was
+# wrong").
+_REJECTED = r"(?![)\]]?(?i:\s*(?:is|was)\s+(?:not|incorrect|wrong))\b)"
+_ANSWER_ENDS = (
+    r"(?=\s*$|\s*\n|\s*[.:;!)\]](?!\d)|,\s+(?-i:[a-z])|\s+[-–—]\s"
+    r"|\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b|\s+(?:because|since)\b)"
+)
+# What may come before a stated label: at the start of a line, bullets, quotes, headings and an
+# optional "Answer:" / "The correct option is" / "My final answer would be -"; anywhere in the
+# text, "answer is" / "option:" / "choice would be".
+_LINE_LEAD = r"(?im)^[ \t>#*-]*"
+_ANSWER_INTRO = (
+    r"(?:(?:the\s+|my\s+)?(?:final\s+|correct\s+|best\s+)?"
+    r"(?:answer|option|choice)(?:\s+is|\s+would\s+be)?\s*[:=-]?\s*)?"
+)
+_ANSWER_IS = r"(?i)\b(?:answer|option|choice)(?:\s+is|\s+would\s+be|\s*:)\s*:?\s*"
+# Before a capital label in passing: a verb that picks it ("I choose B", "it's B").
+_PICKED_BY = re.compile(r"(?i)(?:^|\b(?:is|['’]s|be|choose|chose|select|pick|with|say)\s+)$")
+_NEGATED_BY = re.compile(r"(?i)\b(?:not|than|instead\s+of)\s*$")  # "B, not A", "B rather than A"
+_LEADING_PUNCTUATION = re.compile(r"^[\s.:;,)\]\-–—]+")  # between a label and its option text
+_ANSWER_WORD = re.compile(r"(?i)answer|option|choice")
+
+
 class _LabelForms:
-    """The labels a response may use (the data's and the prompt's), mapped to the data's."""
+    """The labels a response may use (the data's and the prompt's), mapped to the data's, and the
+    patterns that find them (group 1 is the label as written)."""
 
     def __init__(self, options: tuple[Option, ...], shown_labels=None):
         data = [o.label for o in options]
         shown = [s.lower() for s in (shown_labels or data)]
-        self.to_data = dict(zip(shown, data)) | {lab: lab for lab in data}
-        self.alt = "|".join(re.escape(lab) for lab in sorted(self.to_data, key=len, reverse=True))
-        # "B", "(b)", "[B]"; the label must end there: "B." / "B\n" / "B, the wings" / "B is
-        # correct", never "A butterfly" (the article), "12" or "2.5" (numbers), "A, S, D" (keys).
-        self.token = rf"[(\[]?\s*({self.alt})\s*[)\]]?"
-        self.rejected = r"(?![)\]]?(?i:\s*(?:is|was)\s+(?:not|incorrect|wrong))\b)"
-        self.end = (
-            self.rejected + r"(?=\s*$|\s*\n|\s*[.:;!)\]](?!\d)|,\s+(?-i:[a-z])|\s+[-–—]\s"
-            r"|\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b|\s+(?:because|since)\b)"
-        )
+        self.to_data = dict(zip(shown, data, strict=True)) | {lab: lab for lab in data}
+        any_label = "|".join(re.escape(lab) for lab in sorted(self.to_data, key=len, reverse=True))
         self.capitals = "|".join(re.escape(s.upper()) for s in shown if s.isalpha())
-        written = "|".join(filter(None, (self.alt, self.capitals)))
-        self.listed = rf"(?:^|[\s,;])[(\[]?({written})[).:](?=\s)"  # an option list: "A) ..."
+        bracketed = rf"[(\[]?\s*({any_label})\s*[)\]]?"  # "B", "(b)", "[B]"
+        answer = bracketed + _REJECTED + _ANSWER_ENDS
+        self.stated_at_line_start = re.compile(_LINE_LEAD + _ANSWER_INTRO + answer)
+        self.stated_after_answer = re.compile(_ANSWER_IS + answer)
+        self.in_brackets = re.compile(rf"(?i)\(\s*({any_label})\s*\){_REJECTED}")  # "(B)"
+        self.after_option = re.compile(rf"(?i)\b(?:option|choice)\s+{bracketed}(?!\w){_REJECTED}")
+        self.capital = re.compile(rf"(?<![\w(])({self.capitals}){_REJECTED}{_ANSWER_ENDS}")
+        self.capital_pair = re.compile(  # "A or B", "both A and B"
+            rf"(?<![\w(])({self.capitals})\s+(?:or|and|nor)\s+({self.capitals})(?!\w)"
+        )
+        written = "|".join(filter(None, (any_label, self.capitals)))
+        self.listed = re.compile(rf"(?:^|[\s,;])[(\[]?({written})[).:](?=\s)")  # "A) Open, B) ..."
 
     def data_label(self, written: str) -> str:
         return self.to_data[written.lower()]
 
 
+_BOXED = re.compile(r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{)?([^{}]*)\}?\s*\}")
+_MARKUP = re.compile(r"\*\*|__|`|\$")
+
+
 def _strip_markup(response: str) -> str:
     """Markdown and LaTeX around an answer: ``**B**``, ``\\boxed{B}``, ``$B$``, ``# Answer``."""
     # A boxed label is a stated answer, wherever it stands ("Thus, \\boxed{B}.").
-    text = re.sub(
-        r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{)?([^{}]*)\}?\s*\}", r"answer: \1", response
-    )
-    text = re.sub(r"\*\*|__|`|\$", "", text)
-    return text.strip()
+    text = _BOXED.sub(r"answer: \1", response)
+    return _MARKUP.sub("", text).strip()
 
 
 def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) -> set[str]:
     """Labels stated as the answer: at the start of a line (after an optional "Answer:"), or
     after "answer is". Several, or one contradicted on its own line, mean unparseable."""
-    line_start = (
-        rf"(?im)^[ \t>#*-]*(?:(?:the\s+|my\s+)?(?:final\s+|correct\s+|best\s+)?"
-        rf"(?:answer|option|choice)(?:\s+is|\s+would\s+be)?\s*[:=-]?\s*)?{labels.token}{labels.end}"
-    )
-    after_answer = (
-        rf"(?i)\b(?:answer|option|choice)(?:\s+is|\s+would\s+be|\s*:)\s*:?\s*"
-        rf"{labels.token}{labels.end}"
-    )
     # "The answer is B." outranks option lines of an explanation ("A. Open: wrong, ...").
-    matches = list(re.finditer(after_answer, text))
-    if not matches:
-        lines = list(re.finditer(line_start, text))
-        if not any(_decides(m, text) for m in lines):
-            return set()  # "1. The left wing ..." in a list is not an answer on its own
-        # Other option lines contradict only when they echo their option ("A. Open\nB. Closed"),
-        # not when an explanation starts with a label ("B\n\n(A) would mean open wings").
-        matches = [
-            m for m in lines if _decides(m, text) or _echoes_own_option(m, text, labels, options)
-        ]
+    matches = list(labels.stated_after_answer.finditer(text)) or _stated_lines(
+        text, labels, options
+    )
     stated: set[str] = set()
     for match in matches:
         label = labels.data_label(match[1])
@@ -171,16 +186,26 @@ def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) 
     return stated
 
 
+def _stated_lines(text: str, labels: _LabelForms, options) -> list[re.Match]:
+    """Labels at the start of a line, when one of them decides (see :func:`_decides`); other
+    option lines contradict it only when they echo their option ("A. Open\nB. Closed"), not when
+    an explanation starts with a label ("B\n\n(A) would mean open wings")."""
+    lines = list(labels.stated_at_line_start.finditer(text))
+    if not any(_decides(m, text) for m in lines):
+        return []  # "1. The left wing ..." in a list is not an answer on its own
+    return [m for m in lines if _decides(m, text) or _echoes_own_option(m, text, labels, options)]
+
+
 def _decides(match: re.Match, text: str) -> bool:
     """A line-start label is an answer on the first line, alone on its line, or after "Answer:";
     elsewhere ("...\n2. The right wing is ...") it may only contradict one."""
     first_line = "\n" not in text[: match.start()]
     alone = not _rest_of_line(text, match.end()).strip(" .:)]")
-    return first_line or alone or bool(re.search(r"(?i)answer|option|choice", match[0]))
+    return first_line or alone or bool(_ANSWER_WORD.search(match[0]))
 
 
 def _echoes_own_option(match: re.Match, text: str, labels: _LabelForms, options) -> bool:
-    rest = re.sub(r"^[\s.:;,)\]\-–—]+", "", _rest_of_line(text, match.end()))
+    rest = _LEADING_PUNCTUATION.sub("", _rest_of_line(text, match.end()))
     return _echoed_options(_words(rest), options) == {labels.data_label(match[1])}
 
 
@@ -192,10 +217,9 @@ def _rest_of_line(text: str, start: int) -> str:
 def _contradictions(label: str, rest: str, labels: _LabelForms, options) -> set[str]:
     """Other labels a stated label's own line points at: the options echoed back ("(a) Open (b)
     Closed", "A or B"), or the other option's text right after the label ("B. Open")."""
-    listed = {labels.data_label(m) for m in re.findall(labels.listed, rest)}  # "A) Open, B) Closed"
+    listed = {labels.data_label(m) for m in labels.listed.findall(rest)}  # "A) Open, B) Closed"
     found = (_labels_in_passing(rest, labels) | listed) - {label}
-    words = _words(re.sub(r"^[\s.:;,)\]\-–—]+", "", rest))
-    echoed = _echoed_options(words, options)
+    echoed = _echoed_options(_words(_LEADING_PUNCTUATION.sub("", rest)), options)
     if echoed and label not in echoed:
         found |= echoed
     return found
@@ -203,11 +227,8 @@ def _contradictions(label: str, rest: str, labels: _LabelForms, options) -> set[
 
 def _echoed_options(words: list[str], options) -> set[str]:
     """Options whose text ``words`` start with, the longest only ("OK/SELECT" is not "OK")."""
-    lengths = {
-        o.label: len(_words(o.text))
-        for o in options
-        if _words(o.text) and words[: len(_words(o.text))] == _words(o.text)
-    }
+    option_words = {o.label: _words(o.text) for o in options}
+    lengths = {lab: len(ws) for lab, ws in option_words.items() if ws and words[: len(ws)] == ws}
     longest = max(lengths.values(), default=0)
     return {label for label, n in lengths.items() if n == longest}
 
@@ -224,23 +245,14 @@ def _labels_in_passing(text: str, labels: _LabelForms) -> set[str]:
     """Labels mentioned anywhere: ``(B)``, ``option B``, a capital ``B.`` after "is"/"choose",
     both of ``A or B``; not "Option A is incorrect" nor "B, not A". Lower-case bare letters are
     words, and capitals in a list ("the keys Q, W, A, S") are letters, not labels."""
-    found = set()
-    patterns = [
-        (rf"(?i)\(\s*({labels.alt})\s*\){labels.rejected}", None),
-        (rf"(?i)\b(?:option|choice)\s+{labels.token}(?!\w){labels.rejected}", None),
-    ]
+    mentions = [*labels.in_brackets.finditer(text), *labels.after_option.finditer(text)]
     if labels.capitals:
-        lead = r"(?i)(?:^|\b(?:is|['’]s|be|choose|chose|select|pick|with|say)\s+)$"
-        patterns.append((rf"(?<![\w(])({labels.capitals}){labels.end}", lead))
-        pair = rf"(?<![\w(])({labels.capitals})\s+(?:or|and|nor)\s+({labels.capitals})(?!\w)"
-        found |= {labels.data_label(m) for pair in re.findall(pair, text) for m in pair}
-    for pattern, lead in patterns:
-        for match in re.finditer(pattern, text):
-            before = text[: match.start()]
-            if lead and not re.search(lead, before):
-                continue
-            if not re.search(r"(?i)\b(?:not|than|instead\s+of)\s*$", before):
-                found.add(labels.data_label(match[1]))
+        capitals = labels.capital.finditer(text)
+        mentions += [m for m in capitals if _PICKED_BY.search(text[: m.start()])]
+    found = {labels.data_label(m[1]) for m in mentions if not _NEGATED_BY.search(text[: m.start()])}
+    if labels.capitals:
+        pairs = labels.capital_pair.findall(text)
+        found |= {labels.data_label(written) for pair in pairs for written in pair}
     return found
 
 
@@ -257,7 +269,6 @@ _NEGATORS = {"not", "no", "never", "neither", "nor", "without", "than", "instead
 _CLAUSE_BREAK = re.compile(
     r"[,;:()]|\s[-–—]\s|\b(?:but|however|although|though|whereas|while|yet)\b", re.I
 )
-_Span = tuple[str, list[str], tuple[int, int]]  # option label, clause words, (start, end)
 _MAX_GAP = 4  # extra words allowed between two of an option's words ("a wall that stands between")
 
 
@@ -366,28 +377,21 @@ def _sentence_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> 
     """Options a sentence names without negation, by the strictest matcher that finds one."""
     if _is_count_question(options):
         return _count_choices(clauses, options)
-    words, content, distinct, shared = _option_words(options)
+    words = _OptionWords.of(options)
     # Strictest first: the option's words as written, then its content words with others between,
     # then only the words that tell it apart, in clauses that lack the words options share
     # ("from the side" is "Side view"; "blue with a light haze" is not "Light blue").
-    matchers = [(words, 0, False, clauses), (content, _MAX_GAP, True, clauses)]
-    if all(distinct.values()) and any(len(ws) > 1 for ws in content.values()):
-        apart = [c for c in clauses if not shared & set(c)]
-        matchers.append((distinct, _MAX_GAP, True, apart))
     stages = [
-        [
-            (label, clause, span)
-            for clause in where
-            for label, phrase in phrases.items()
-            for span in _find(phrase, clause, gap, _others_words(distinct, label))
-            if not loose or not _names_other(clause, span, distinct, label)
-        ]
-        for phrases, gap, loose, where in matchers
+        _spans(words.as_written, clauses, words, gap=0),
+        _spans(words.content, clauses, words, gap=_MAX_GAP),
     ]
+    if all(words.distinct.values()) and any(len(ws) > 1 for ws in words.content.values()):
+        apart = [c for c in clauses if not words.shared & set(c)]
+        stages.append(_spans(words.distinct, apart, words, gap=_MAX_GAP))
     every_span = [span for stage in stages for span in stage]
     for spans in stages:
         if _is_hedge(spans):
-            return {label for label, _, _ in spans}
+            return {span.label for span in spans}
         # Inside a looser match of another option counts too: "OK and SELECT" is "OK/SELECT".
         found = _positive(spans, every_span)
         if found:
@@ -395,37 +399,72 @@ def _sentence_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> 
     return set()
 
 
-def _option_words(options: tuple[Option, ...]):
-    """Each option's words; its content words (no fillers); the content words no other option
-    has (``distinct``); and the content words options share."""
-    words = {o.label: _words(o.text) for o in options}
-    content = {lab: [w for w in ws if w not in _FILLERS] or ws for lab, ws in words.items()}
-    distinct = {
-        lab: [w for w in ws if not any(w in other for o, other in content.items() if o != lab)]
-        for lab, ws in content.items()
-    }
-    every = {w for ws in content.values() for w in ws}
-    return words, content, distinct, every - {w for ws in distinct.values() for w in ws}
+@dataclass(frozen=True)
+class _OptionWords:
+    """Each option's words (by label): as written; its content words (no fillers); the content
+    words no other option has (``distinct``); and the content words options share."""
+
+    as_written: dict[str, list[str]]
+    content: dict[str, list[str]]
+    distinct: dict[str, list[str]]
+    shared: set[str]
+
+    @classmethod
+    def of(cls, options: tuple[Option, ...]) -> _OptionWords:
+        as_written = {o.label: _words(o.text) for o in options}
+        content = {
+            lab: [w for w in ws if w not in _FILLERS] or ws for lab, ws in as_written.items()
+        }
+        distinct = {
+            lab: [w for w in ws if not any(w in others for others in _values_but(content, lab))]
+            for lab, ws in content.items()
+        }
+        every = {w for ws in content.values() for w in ws}
+        return cls(
+            as_written, content, distinct, every - {w for ws in distinct.values() for w in ws}
+        )
+
+    def only_others_have(self, label: str) -> set[str]:
+        return {w for ws in _values_but(self.distinct, label) for w in ws}
+
+
+def _values_but(by_label: dict[str, list[str]], label: str) -> list[list[str]]:
+    return [ws for other, ws in by_label.items() if other != label]
+
+
+class _Span(NamedTuple):
+    """Where an option's words were found: ``clause[start:end]``."""
+
+    label: str
+    clause: list[str]
+    start: int
+    end: int
+
+
+def _spans(phrases: dict[str, list[str]], clauses, words: _OptionWords, *, gap: int) -> list[_Span]:
+    """Each option's ``phrases`` in ``clauses``, at most ``gap`` other words between two of its
+    words. Such a loose match is void when its clause also has words only another option has
+    ("facing sideways to the ocean" is not "Facing the ocean")."""
+    spans = []
+    for clause in clauses:
+        for label, phrase in phrases.items():
+            barred = words.only_others_have(label)
+            for start, end in _find(phrase, clause, gap, barred):
+                if not (gap and barred & set(clause[:start] + clause[end:])):
+                    spans.append(_Span(label, clause, start, end))
+    return spans
 
 
 def _is_hedge(spans: list[_Span]) -> bool:
     """Two options joined by "or" in one clause ("not visible or visible"): no choice."""
     return any(
-        c1 is c2 and l1 != l2 and e1 <= s2 and "or" in c1[e1:s2]
-        for l1, c1, (_, e1) in spans
-        for l2, c2, (s2, _) in spans
+        one.clause is other.clause
+        and one.label != other.label
+        and one.end <= other.start
+        and "or" in one.clause[one.end : other.start]
+        for one in spans
+        for other in spans
     )
-
-
-def _others_words(distinct: dict[str, list[str]], label: str) -> set[str]:
-    return {w for other, ws in distinct.items() if other != label for w in ws}
-
-
-def _names_other(clause: list[str], span: tuple[int, int], distinct, label: str) -> bool:
-    """A loose match is void when its clause also has words only another option has
-    ("facing sideways to the ocean" is not "Facing the ocean")."""
-    outside = clause[: span[0]] + clause[span[1] :]
-    return bool(_others_words(distinct, label) & set(outside))
 
 
 def _find(phrase: list[str], clause: list[str], gap: int, barred: set[str]):
@@ -452,16 +491,23 @@ def _find(phrase: list[str], clause: list[str], gap: int, barred: set[str]):
 def _positive(spans: list[_Span], every_span: list[_Span]) -> set[str]:
     """Labels of ``spans`` neither inside another option's span ("shirt" in "t shirt", "1" in
     "more than 1") nor negated by an earlier word of their clause."""
-    found = set()
-    for label, clause, (start, end) in spans:
-        inside = any(
-            c is clause and s <= start and end <= e and (s, e) != (start, end)
-            for other, c, (s, e) in every_span
-            if other != label
-        )
-        if not inside and not set(clause[:start]) & _NEGATORS:
-            found.add(label)
-    return found
+    return {
+        span.label
+        for span in spans
+        if not any(_encloses(other, span) for other in every_span)
+        and not set(span.clause[: span.start]) & _NEGATORS
+    }
+
+
+def _encloses(outer: _Span, inner: _Span) -> bool:
+    """``outer`` is another option's longer match around ``inner``, in the same clause."""
+    return (
+        outer.label != inner.label
+        and outer.clause is inner.clause
+        and outer.start <= inner.start
+        and inner.end <= outer.end
+        and (outer.start, outer.end) != (inner.start, inner.end)
+    )
 
 
 def _is_count_question(options: tuple[Option, ...]) -> bool:
