@@ -30,15 +30,15 @@ CLAUSE_BREAK = re.compile(
     r"[,;:()]|\s[-–—]\s|\b(?:but|however|although|though|whereas|while|yet)\b", re.I
 )
 # Words that look like an option or a negation but are neither: "right next to", "the right
-# choice" (just), "that's right" (correct), "no doubt" (surely); "one of them" / "the one on the
-# left" (a pronoun, not a count, see _count_word).
+# choice" (just), "that's right" (correct), "no doubt" (surely), "upside down" (not Down); "one of
+# them" / "the one on the left" (a pronoun, not a count, see _count_word).
 _IDIOMS = re.compile(
     r"\bright\s+(?=(?:next|at|behind|above|below|beside|under|there|here|now|away|choice|answer"
     r"|option|in\s+front"
     r"|in\s+the\s+(?:middle|cent(?:er|re)))\b)|\b(?:all|that['’]?s|you['’]re)\s+right\b"
-    r"|\bno\s+doubt\b"
+    r"|\bno\s+doubt\b|\bupside\s+down\b"
 )
-_IDIOM_MEANS = {"right": "just ", "no": "surely"}  # any other idiom means "fine"
+_IDIOM_MEANS = {"right": "just ", "no": "surely", "upside": "upsidedown"}  # others: "fine"
 _PRONOUN_ONE_BEFORE = {"the", "each", "every", "any", "no", "this", "that", "which", "another"}
 _CONTRACTED_NOT = re.compile(r"n['’]t\b")
 # A word, a number ("2.5" is not "2") or a range of numbers ("5-6", "5 to 10", "between 5 and 10"),

@@ -960,6 +960,8 @@ def test_the_statement_is_correct_or_incorrect(index, response, expected):
         ("(a) Goose (b) Duck", "A goose and two ducks.", None),
         ("(a) Up (b) Down", "The needle swings up and down.", None),
         ("(a) Inward (b) Outward", "The trunk is in the water.", None),
+        ("(a) Up (b) Down", "The ladybug is upside down.", None),
+        ("(a) Upright (b) Upside down", "The ladybug lies upside down.", "b"),
     ],
 )
 def test_word_forms_of_an_option(options, response, expected):
