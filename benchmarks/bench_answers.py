@@ -181,14 +181,15 @@ def main() -> None:
                 result = run_reader(root, replies_file)
                 if name not in best or result["seconds"] < best[name]["seconds"]:
                     best[name] = result
+    stating = sum(r["intended"] is not None for r in replies)
     for name, result in best.items():
         read = [(got, r["intended"]) for got, r in zip(result["readings"], replies, strict=True)]
-        decided = sum(got is not None for got, _ in read)
+        right = sum(got is not None and got == intended for got, intended in read)
         misread = sum(got is not None and got != intended for got, intended in read)
         print(
             f"{name:<22} {len(replies) / result['seconds']:>8,.0f} answers/s  "
-            f"(best of {args.rounds}, CPU time); read {decided}/{len(replies)}, "
-            f"{misread} differ from the intended option"
+            f"(best of {args.rounds}, CPU time); read {right} of the {stating} replies that "
+            f"state an answer, {misread} replies as another option or one naming none"
         )
     if len(best) == 2:
         (_, new), (_, old) = best.items()
