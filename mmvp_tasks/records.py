@@ -61,7 +61,7 @@ def read_answer(doc: dict, response: str) -> scoring.QuestionRecord:
         return scoring.make_record(doc, target, None, status)
     options = parse_options(doc["Options"])
     choice = extract_choice(
-        response, options, shown_labels=shown_labels(options), question=doc["Question"]
+        response, options, shown_labels=shown_labels(options), question=doc.get("Question")
     )
     status = scoring.ANSWERED if choice else scoring.UNPARSEABLE
     return scoring.make_record(doc, target, choice, status)
