@@ -3,19 +3,24 @@
 Pure functions, no heavy imports. The extractor reads a response the way a careful human grader
 does, in three steps, and returns ``None`` (scored wrong) whenever it is unsure:
 
-1. **A stated label wins.** A label at the start of a line (``B``, ``(b)``, ``B) Closed``,
-   ``B\n\nExplanation: ...``, ``Answer: B``, ``**B**``, ``\\boxed{B}``, ``B is correct``) or after
-   "answer is" decides, whatever the explanation says. It is void only when its own line also names
-   the other label (options echoed back) or the text right after it is the other option
-   (``B. Open`` for ``(a) Open (b) Closed``).
-2. **Otherwise the option text of the first sentence that commits to one option.** Words are
-   compared whole (``casino open`` is not a negation), singular and plural alike, number words as
-   digits; a negation covers the rest of its clause (``on the soil, not on the floor``), ``than``
-   too (``more thin than round``). A multi-word option may have extra words between its words, or
-   be named by the words that tell it apart (``seen from the side`` for ``Side view``). Yes/no
-   questions read the first word (so does ``Correct`` / ``Incorrect`` when the text names
-   neither); ``One`` / ``More than one`` reads counts (``three bananas``); options equal once
-   normalised (``Happy Easter`` / ``Happy Easter!``) need an exact match.
+1. **A final answer wins over its explanation.** An answer statement (``The answer is (b)``,
+   ``the right choice is **(a) Closed**``, ``Final answer: No``, ``Answer: B``, ``\\boxed{b}``,
+   ``<answer>B</answer>``) anywhere, or else a label at the start of the first line or alone on
+   a line (``B\n\nExplanation: ...``, ``**B**``, ``B is correct``); a concluding last sentence
+   (``So, (b) No.``, ``Therefore, the dog faces right.``); a last line that is only an option
+   (``B``, ``(b) Closed``, ``**Right**``). They must agree. A statement is void when it supposes
+   (``If the answer is (a), ...``, ``whether the answer is A or B``); it names both options when
+   it hedges (``The answer is (a) or (b)``) or when its own line names the other label or the
+   other option right after it (``B. Open`` for ``(a) Open (b) Closed``).
+2. **Otherwise the option text of the first sentence that commits to one option**
+   (:mod:`mmvp_tasks.answer_text`). Words are compared whole, in a normal form
+   (:mod:`mmvp_tasks.answer_words`): singular and plural alike (``geese``/``goose``), direction
+   adverbs as their direction (``downwards`` is Down), number words as digits, a range of numbers
+   (``5-10``) as no count; a negation covers the rest of its clause (``on the soil, not on the
+   floor``). Yes/no questions read the first word (``No, ...``) and the sentences that restate the
+   question's claim (``The lamp is not switched on.``); Correct/Incorrect questions read
+   ``the statement ... is incorrect``; ``One`` / ``More than one`` reads counts; options equal
+   once normalised (``Happy Easter`` / ``Happy Easter!``) need an exact match.
 3. **A label in passing** (``... which is option B``) counts only when the text agrees.
 
 The English article "a" is never option A (lmms-eval's built-in parser reads it so), and a
@@ -26,13 +31,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from mmvp_tasks.answer_text import (
+    option_words,
+    options_mentioned,
+    options_named_exactly,
+    read_option_text,
+)
+from mmvp_tasks.answer_words import sentences, words
 
 _OPTION = re.compile(r"\((\w)\)\s*(.*?)\s*(?=\(\w\)|$)", re.S)
-_NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
-    "both": "2",
-}  # fmt: skip
 
 
 class OptionsFormatError(ValueError):
@@ -78,23 +87,20 @@ def answer_label(correct_answer: str) -> str:
 # ----------------------------------------------------------------------------- entry point
 
 
-def extract_choice(response: str, options: tuple[Option, ...], *, shown_labels=None) -> str | None:
+def extract_choice(
+    response: str, options: tuple[Option, ...], *, shown_labels=None, question: str | None = None
+) -> str | None:
     """The label (as in ``options``) of the option the response chose, or ``None``.
 
     ``shown_labels`` are the labels the prompt displayed, in option order, when they differ from the
     data's (lmms-eval's prompt shows ``A.``/``B.`` for ``(a)``/``(b)``); both forms are accepted.
+    ``question`` (the question's text) lets a sentence that restates it answer a yes/no question,
+    and "the statement ... is incorrect" a Correct/Incorrect one.
     """
-    labels = _LabelForms(options, shown_labels)
+    labels = _label_forms(options, tuple(shown_labels) if shown_labels else None)
+    choices = _Choices(options, labels, question)
     text = _strip_markup(response)
-    stated = _stated_labels(text, labels, options)
-    if stated:
-        return _only(stated)
-    by_text = _read_option_text(text, options)
-    passing = _labels_in_passing(text, labels)
-    if passing:
-        # "The wings are open, as option B shows" is a contradiction, not an answer.
-        return _only(passing) if not by_text or by_text == passing else None
-    return _only(by_text)
+    return _only(_final_answer(text, choices) or _read_text(text, choices))
 
 
 def _only(labels: set[str]) -> str | None:
@@ -102,67 +108,263 @@ def _only(labels: set[str]) -> str | None:
     return next(iter(labels)) if len(labels) == 1 else None
 
 
+@dataclass(frozen=True)
+class _Choices:
+    """What a response is read against."""
+
+    options: tuple[Option, ...]
+    labels: _LabelForms
+    question: str | None
+
+
+def _read_text(text: str, choices: _Choices) -> set[str]:
+    """Steps 2 and 3: the option text of the first committing sentence, checked against the
+    labels mentioned in passing ("The wings are open, as option B shows" names both). The options
+    listed back on lines of their own ("A. Open\nB. Closed") commit to neither."""
+    text = _without_option_lists(text, choices)
+    by_text = read_option_text(text, choices.options, choices.question)
+    passing = _labels_in_passing(text, choices.labels)
+    if passing and by_text and passing != by_text:
+        return passing | by_text
+    return passing or by_text
+
+
+def _without_option_lists(text: str, choices: _Choices) -> str:
+    lines = text.split("\n")
+    listed = [bool(_line_option(line, choices)) for line in lines]
+
+    def in_list(i: int) -> bool:
+        return listed[i] and (i > 0 and listed[i - 1] or i + 1 < len(lines) and listed[i + 1])
+
+    return "\n".join(line for i, line in enumerate(lines) if not in_list(i))
+
+
+# ----------------------------------------------------------------------------- final answer
+
+
+def _final_answer(text: str, choices: _Choices) -> set[str]:
+    """Step 1: the labels the response's final answer names (none, one, or several when its
+    statements disagree)."""
+    closing = _concluding_sentence(text, choices) | _last_line_option(text, choices)
+    stated = _answer_statements(text, choices) or _stated_labels(
+        text, choices, only_bare=bool(closing)
+    )
+    return stated | closing
+
+
+# "The answer is", "Answer:", "Final answer:", "the right choice is", "My choice would be:",
+# "the answer is most likely"; after "answer:" the answer may stand on the next line.
+_ANSWER_STATEMENT = re.compile(
+    r"(?i)\b(?:answer(?:\s+to\s+(?:the|this)\s+question)?(?:\s+is|\s+would\s+be|\s*:)\s*:?\s*"
+    r"|(?:correct|right|best|final|my|chosen|selected)\s+(?:option|choice)"
+    r"(?:\s+is|\s+would\s+be|\s*:)[ \t]*:?[ \t]*)"
+    r"(?:(?:most\s+)?(?:likely|probably|clearly|definitely)[ \t]+)?"
+)
+_SUPPOSED = re.compile(r"(?i)\b(?:if|whether|unless|suppose|supposing|assuming|assume)\b")
+_CONDITION = re.compile(r"(?i)\b(?:if|unless|whether)\b")
+# Where the option an answer statement names ends: "Left. The dog ...", "no, because ...".
+_ANSWER_END = re.compile(
+    r"[,;:]|[.!?](?=\s|$)|\s[-–—]\s|\b(?:because|since|as|given|but|however|although|though"
+    r"|while|whereas)\b",
+    re.I,
+)
+_CLAUSE_END = re.compile(r"[.!?](?=\s|$)|[\n,;:]|\s[-–—]\s")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+
+
+def _answer_statements(text: str, choices: _Choices) -> set[str]:
+    """Labels named by the answer statements ("The answer is (b)"), but for supposed or asked
+    ones ("If the answer is (a), ...", "The answer would be (a) if ...", "The answer is (b)?")."""
+    named: set[str] = set()
+    for match in _ANSWER_STATEMENT.finditer(text):
+        sentence_end = _SENTENCE_END.search(text, match.end())
+        asked = sentence_end is not None and sentence_end[0] == "?"
+        if not asked and not _supposed(text, match.start(), match.end()):
+            named |= _statement_choice(_rest_of_line(text, match.end()), choices)
+    return named
+
+
+def _supposed(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` stands in a supposition: its sentence has "if", "whether", "assuming"
+    before it, or its clause "if", "unless" after it ("(a) if the wings were spread")."""
+    sentence_start = 1 + max(text.rfind(mark, 0, start) for mark in (". ", "! ", "? ", "\n"))
+    clause_end = _CLAUSE_END.search(text, end)
+    return bool(
+        _SUPPOSED.search(text, sentence_start, start)
+        or _CONDITION.search(text, end, clause_end.start() if clause_end else len(text))
+    )
+
+
+def _statement_choice(answer: str, choices: _Choices) -> set[str]:
+    """What the rest of an answer statement's line names: the label it starts with (with its
+    line's contradictions, see :func:`_stated_labels`), else the option its first words are
+    ("Left.", "no, because ..."), its labels ("option (b)"), or both when it hedges."""
+    stated = _stated_labels(answer, choices)
+    if stated:
+        return stated
+    first = _ANSWER_END.split(answer, 1)[0]
+    hedged = options_mentioned(first, choices.options)  # "open or closed"
+    return (
+        options_named_exactly(first, choices.options)
+        | (hedged if len(hedged) > 1 else set())
+        | _labels_in_passing(first, choices.labels)
+    )
+
+
+# A concluding sentence starts "So", "Thus", "Therefore", "Hence", "In conclusion", ...
+_CONCLUSION = re.compile(
+    r"(?i)^[\W_]*(?:so|thus|therefore|hence|overall|in\s+(?:conclusion|summary|short)"
+    r"|to\s+(?:conclude|sum\s+up|summari[sz]e)|conclusion)\b[\s,:]*"
+)
+# "..., which matches option B", "this corresponds to option (b)"; not "does not match option A"
+_MATCHES_OPTION = re.compile(
+    r"(?i)(?<!not\s)\b(?:match(?:es)?|corresponds?\s+to|consistent\s+with|fits|supports"
+    r"|points\s+to)\s+(?=(?:option|choice)\b)"
+)
+
+
+def _concluding_sentence(text: str, choices: _Choices) -> set[str]:
+    """What the last sentence names when it concludes: "So, (b) No.", "Therefore, B.", "Thus,
+    the dog is facing right.", "..., which matches option B." (read as a response of its own)."""
+    last = _last_sentence(text)
+    conclusion = _CONCLUSION.match(last) or _MATCHES_OPTION.search(last)
+    if conclusion is None or _CONDITION.search(last):
+        return set()
+    rest = last[conclusion.end() :]
+    return _stated_labels(rest, choices) or _read_text(rest, choices)
+
+
+def _last_sentence(text: str) -> str:
+    """The last sentence that is not a question (see :func:`sentences`)."""
+    for line in reversed(text.splitlines()):
+        found = sentences(line)
+        if found:
+            return found[-1]
+    return ""
+
+
+def _last_line_option(text: str, choices: _Choices) -> set[str]:
+    """The option the last line names when it is only an option ("B", "(b) Closed", "Right."),
+    unless it ends a list of the options ("A. Open\nB. Closed")."""
+    *before, last = text.rsplit("\n", 2)[-2:] if text else [""]
+    named = _line_option(last, choices)
+    if named and before and _line_option(before[0], choices):
+        return set()
+    return named
+
+
+_LINE_MARKS = " \t>#*-•→"
+_LABEL_LIKE = re.compile(r"[(\[]?\w\s*[)\].:](?:\s|$)")
+
+
+def _line_option(line: str, choices: _Choices) -> set[str]:
+    """Options a line names when it is nothing but an option: its label, its text, or both;
+    a label with another option's text ("B. Open") names both."""
+    body = line.strip(_LINE_MARKS)
+    if len(body) > 20 + max(len(o.text) for o in choices.options):
+        return set()
+    labelled = choices.labels.label_line.fullmatch(body)
+    if not labelled and _LABEL_LIKE.match(body):
+        return set()  # "A. No" when the labels are 1 and 2
+    named = options_named_exactly(body, choices.options)
+    if labelled:
+        label = choices.labels.data_label(labelled[1])
+        text = options_named_exactly(labelled[2], choices.options) if labelled[2] else {label}
+        named |= ({label} | text) if text else set()
+    return named
+
+
 # ----------------------------------------------------------------------------- labels
+
+# Regex parts around a label. A label ends where an answer may end: "B." / "B\n" / "B, the
+# wings" / "B - ..." / "B is correct" / "B because", never "A butterfly" (the article), "12" or
+# "2.5" (numbers), "A, S, D" (keys); and it is no answer when rejected ("A is not", "(A) was
+# wrong").
+_REJECTED = r"(?![)\]]?(?i:\s*(?:is|was)\s+(?:not|incorrect|wrong))\b)"
+_ANSWER_ENDS = (
+    r"(?=\s*$|\s*\n|\s*[.:;!)\]](?!\d)|,\s+(?-i:[a-z])|\s+[-–—]\s"
+    r"|\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b|\s+(?:because|since)\b)"
+)
+# What may come before a label stated at the start of a line: bullets, quotes, headings and an
+# optional "Answer:" / "The correct option is" / "My final answer would be -".
+_LINE_LEAD = r"(?im)^[ \t>#*-]*"
+_ANSWER_INTRO = (
+    r"(?:(?:the\s+|my\s+)?(?:final\s+|correct\s+|best\s+)?"
+    r"(?:answer|option|choice)(?:\s+is|\s+would\s+be)?\s*[:=-]?\s*)?"
+)
+# Before a capital label in passing: a verb that picks it ("I choose B", "it's B").
+_PICKED_BY = re.compile(r"(?i)(?:^|\b(?:is|['’]s|be|choose|chose|select|pick|with|say)\s+)$")
+_NEGATED_BY = re.compile(r"(?i)\b(?:not|than|instead\s+of)\s*$")  # "B, not A", "B rather than A"
+_LEADING_PUNCTUATION = re.compile(r"^[\s.:;,)\]\-–—]+")  # between a label and its option text
+_ANSWER_WORD = re.compile(r"(?i)answer|option|choice")
 
 
 class _LabelForms:
-    """The labels a response may use (the data's and the prompt's), mapped to the data's."""
+    """The labels a response may use (the data's and the prompt's), mapped to the data's, and the
+    patterns that find them (group 1 is the label as written)."""
 
     def __init__(self, options: tuple[Option, ...], shown_labels=None):
         data = [o.label for o in options]
         shown = [s.lower() for s in (shown_labels or data)]
         self.to_data = dict(zip(shown, data, strict=True)) | {lab: lab for lab in data}
-        self.alt = "|".join(re.escape(lab) for lab in sorted(self.to_data, key=len, reverse=True))
-        # "B", "(b)", "[B]"; the label must end there: "B." / "B\n" / "B, the wings" / "B is
-        # correct", never "A butterfly" (the article), "12" or "2.5" (numbers), "A, S, D" (keys).
-        self.token = rf"[(\[]?\s*({self.alt})\s*[)\]]?"
-        self.rejected = r"(?![)\]]?(?i:\s*(?:is|was)\s+(?:not|incorrect|wrong))\b)"
-        self.end = (
-            self.rejected + r"(?=\s*$|\s*\n|\s*[.:;!)\]](?!\d)|,\s+(?-i:[a-z])|\s+[-–—]\s"
-            r"|\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b|\s+(?:because|since)\b)"
-        )
+        any_label = "|".join(re.escape(lab) for lab in sorted(self.to_data, key=len, reverse=True))
         self.capitals = "|".join(re.escape(s.upper()) for s in shown if s.isalpha())
-        written = "|".join(filter(None, (self.alt, self.capitals)))
-        self.listed = rf"(?:^|[\s,;])[(\[]?({written})[).:](?=\s)"  # an option list: "A) ..."
+        bracketed = rf"[(\[]?\s*({any_label})\s*[)\]]?"  # "B", "(b)", "[B]"
+        answer = bracketed + _REJECTED + _ANSWER_ENDS
+        self.stated_at_line_start = re.compile(_LINE_LEAD + _ANSWER_INTRO + answer)
+        self.in_brackets = re.compile(rf"(?i)\(\s*({any_label})\s*\){_REJECTED}")  # "(B)"
+        self.after_option = re.compile(rf"(?i)\b(?:option|choice)\s+{bracketed}(?!\w){_REJECTED}")
+        self.capital = re.compile(rf"(?<![\w(])({self.capitals}){_REJECTED}{_ANSWER_ENDS}")
+        paired = "|".join(re.escape(s.upper()) for s in shown if s.isalpha() or s.isdigit())
+        self.pair = re.compile(  # "A or B", "both A and B", "1 or 2"
+            rf"(?<![\w(])({paired})\s+(?:or|and|nor)\s+({paired})(?!\w)" if paired else r"(?!)"
+        )
+        written = "|".join(filter(None, (any_label, self.capitals)))
+        self.listed = re.compile(rf"(?:^|[\s,;])[(\[]?({written})[).:](?=\s)")  # "A) Open, B) ..."
+        # A line that is a label, maybe with text: "B", "(b)", "Option B", "B) Closed", "B: Closed"
+        self.label_line = re.compile(
+            rf"(?i)(?:(?:option|choice)\s+)?[(\[]?\s*({any_label})"
+            r"(?:\s*[)\]][.:]?|\s*[.:\-–—]|$)\s*(.*)"
+        )
 
     def data_label(self, written: str) -> str:
         return self.to_data[written.lower()]
 
 
+@lru_cache(maxsize=1024)
+def _label_forms(options: tuple[Option, ...], shown_labels: tuple[str, ...] | None) -> _LabelForms:
+    return _LabelForms(options, shown_labels)
+
+
+# Where a response states its answer in markup: \boxed{B}, <answer>B</answer>, GLM's
+# <|begin_of_box|>B<|end_of_box|>. Each reads as "answer: B", wherever it stands.
+_BOXED = re.compile(r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{)?([^{}]*)\}?\s*\}")
+_ANSWER_TAGS = [
+    re.compile(r"<\|begin_of_box\|>(.*?)<\|end_of_box\|>", re.S),
+    re.compile(r"<answer>(.*?)</answer>", re.S),
+]
+_MARKUP = re.compile(r"\*\*|__|`|\$")
+
+
 def _strip_markup(response: str) -> str:
     """Markdown and LaTeX around an answer: ``**B**``, ``\\boxed{B}``, ``$B$``, ``# Answer``."""
-    # A boxed label is a stated answer, wherever it stands ("Thus, \\boxed{B}.").
-    text = re.sub(
-        r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{)?([^{}]*)\}?\s*\}", r"answer: \1", response
-    )
-    text = re.sub(r"\*\*|__|`|\$", "", text)
-    return text.strip()
+    text = response
+    for tag in (_BOXED, *_ANSWER_TAGS):
+        text = tag.sub(r"answer: \1", text)
+    return _MARKUP.sub("", text).strip()
 
 
-def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) -> set[str]:
-    """Labels stated as the answer: at the start of a line (after an optional "Answer:"), or
-    after "answer is". Several, or one contradicted on its own line, mean unparseable."""
-    line_start = (
-        rf"(?im)^[ \t>#*-]*(?:(?:the\s+|my\s+)?(?:final\s+|correct\s+|best\s+)?"
-        rf"(?:answer|option|choice)(?:\s+is|\s+would\s+be)?\s*[:=-]?\s*)?{labels.token}{labels.end}"
-    )
-    after_answer = (
-        rf"(?i)\b(?:answer|option|choice)(?:\s+is|\s+would\s+be|\s*:)\s*:?\s*"
-        rf"{labels.token}{labels.end}"
-    )
-    # "The answer is B." outranks option lines of an explanation ("A. Open: wrong, ...").
-    matches = list(re.finditer(after_answer, text))
-    if not matches:
-        lines = list(re.finditer(line_start, text))
-        if not any(_decides(m, text) for m in lines):
-            return set()  # "1. The left wing ..." in a list is not an answer on its own
-        # Other option lines contradict only when they echo their option ("A. Open\nB. Closed"),
-        # not when an explanation starts with a label ("B\n\n(A) would mean open wings").
-        matches = [
-            m for m in lines if _decides(m, text) or _echoes_own_option(m, text, labels, options)
-        ]
+def _stated_labels(text: str, choices: _Choices, *, only_bare: bool = False) -> set[str]:
+    """Labels stated at the start of a line (after an optional "Answer:"). Several, or one
+    contradicted on its own line, mean unparseable. With ``only_bare`` (the response closes with
+    a final answer), only labels alone on their line count: the lines of its explanation that
+    start with a label ("Option (a) Open would mean ...", "A. Open - ...") state nothing."""
+    labels, options = choices.labels, choices.options
     stated: set[str] = set()
-    for match in matches:
+    lines = _stated_lines(text, labels, options)
+    if only_bare:
+        lines = [m for m in lines if not _rest_of_line(text, m.end()).strip(" .:)]")]
+    for match in lines:
         label = labels.data_label(match[1])
         stated.add(label)
         stated |= _contradictions(label, _rest_of_line(text, match.end()), labels, options)
@@ -171,17 +373,29 @@ def _stated_labels(text: str, labels: _LabelForms, options: tuple[Option, ...]) 
     return stated
 
 
+def _stated_lines(text: str, labels: _LabelForms, options) -> list[re.Match]:
+    """Labels at the start of a line, when one of them decides (see :func:`_decides`); other
+    option lines contradict it only when they echo their option ("A. Open\nB. Closed"), not when
+    an explanation starts with a label ("B\n\n(A) would mean open wings")."""
+    lines = [
+        m for m in labels.stated_at_line_start.finditer(text) if not _supposed(text, *m.span())
+    ]
+    if not any(_decides(m, text) for m in lines):
+        return []  # "1. The left wing ..." in a list is not an answer on its own
+    return [m for m in lines if _decides(m, text) or _echoes_own_option(m, text, labels, options)]
+
+
 def _decides(match: re.Match, text: str) -> bool:
     """A line-start label is an answer on the first line, alone on its line, or after "Answer:";
     elsewhere ("...\n2. The right wing is ...") it may only contradict one."""
     first_line = "\n" not in text[: match.start()]
     alone = not _rest_of_line(text, match.end()).strip(" .:)]")
-    return first_line or alone or bool(re.search(r"(?i)answer|option|choice", match[0]))
+    return first_line or alone or bool(_ANSWER_WORD.search(match[0]))
 
 
 def _echoes_own_option(match: re.Match, text: str, labels: _LabelForms, options) -> bool:
-    rest = re.sub(r"^[\s.:;,)\]\-–—]+", "", _rest_of_line(text, match.end()))
-    return _echoed_options(_words(rest), options) == {labels.data_label(match[1])}
+    rest = _LEADING_PUNCTUATION.sub("", _rest_of_line(text, match.end()))
+    return labels.data_label(match[1]) in _echoed_options(words(rest), options)
 
 
 def _rest_of_line(text: str, start: int) -> str:
@@ -192,295 +406,53 @@ def _rest_of_line(text: str, start: int) -> str:
 def _contradictions(label: str, rest: str, labels: _LabelForms, options) -> set[str]:
     """Other labels a stated label's own line points at: the options echoed back ("(a) Open (b)
     Closed", "A or B"), or the other option's text right after the label ("B. Open")."""
-    listed = {labels.data_label(m) for m in re.findall(labels.listed, rest)}  # "A) Open, B) Closed"
+    listed = {  # "A) Open, B) Closed", but not "(b) Closed, not (a) Open"
+        labels.data_label(m[1])
+        for m in labels.listed.finditer(rest)
+        if not _NEGATED_BY.search(rest, 0, m.start() + 1)
+    }
     found = (_labels_in_passing(rest, labels) | listed) - {label}
-    words = _words(re.sub(r"^[\s.:;,)\]\-–—]+", "", rest))
-    echoed = _echoed_options(words, options)
+    echoed = _echoed_options(words(_LEADING_PUNCTUATION.sub("", rest)), options)
     if echoed and label not in echoed:
         found |= echoed
     return found
 
 
-def _echoed_options(words: list[str], options) -> set[str]:
-    """Options whose text ``words`` start with, the longest only ("OK/SELECT" is not "OK")."""
-    lengths = {
-        o.label: len(_words(o.text))
-        for o in options
-        if _words(o.text) and words[: len(_words(o.text))] == _words(o.text)
-    }
+def _echoed_options(said: list[str], options) -> set[str]:
+    """Options whose text the words ``said`` start with, the longest only ("OK/SELECT" is not
+    "OK")."""
+    by_label = option_words(options)
+    lengths = {lab: len(ws) for lab, ws in by_label.items() if ws and said[: len(ws)] == ws}
     longest = max(lengths.values(), default=0)
     return {label for label, n in lengths.items() if n == longest}
 
 
 def _is_other_options_text(text: str, stated: set[str], options) -> bool:
     """The response is one word that is another option's text: "1" for "(1) 12 (2) 1"."""
-    words = _words(text)
-    return len(words) == 1 and any(
-        _words(o.text) == words for o in options if o.label not in stated
-    )
+    if len(text) > 40:
+        return False  # not one word: spare reading a long text
+    said = words(text)
+    others = [ws for label, ws in option_words(options).items() if label not in stated]
+    return len(said) == 1 and said in others
 
 
 def _labels_in_passing(text: str, labels: _LabelForms) -> set[str]:
     """Labels mentioned anywhere: ``(B)``, ``option B``, a capital ``B.`` after "is"/"choose",
     both of ``A or B``; not "Option A is incorrect" nor "B, not A". Lower-case bare letters are
     words, and capitals in a list ("the keys Q, W, A, S") are letters, not labels."""
-    found = set()
-    patterns = [
-        (rf"(?i)\(\s*({labels.alt})\s*\){labels.rejected}", None),
-        (rf"(?i)\b(?:option|choice)\s+{labels.token}(?!\w){labels.rejected}", None),
-    ]
+    mentions = [*labels.in_brackets.finditer(text), *labels.after_option.finditer(text)]
     if labels.capitals:
-        lead = r"(?i)(?:^|\b(?:is|['’]s|be|choose|chose|select|pick|with|say)\s+)$"
-        patterns.append((rf"(?<![\w(])({labels.capitals}){labels.end}", lead))
-        pair = rf"(?<![\w(])({labels.capitals})\s+(?:or|and|nor)\s+({labels.capitals})(?!\w)"
-        found |= {labels.data_label(m) for pair in re.findall(pair, text) for m in pair}
-    for pattern, lead in patterns:
-        for match in re.finditer(pattern, text):
-            before = text[: match.start()]
-            if lead and not re.search(lead, before):
-                continue
-            if not re.search(r"(?i)\b(?:not|than|instead\s+of)\s*$", before):
-                found.add(labels.data_label(match[1]))
-    return found
-
-
-# ----------------------------------------------------------------------------- option text
-
-_ARTICLES = {"a", "an", "the"}
-# Words that carry no choice: left out when an option's words may have others between them.
-_FILLERS = {"is", "are", "be", "of", "to", "it", "its", "there", "that", "this", "on", "in", "at",
-            "by", "from", "with", "some", "all", "very", "relatively", "directly"}  # fmt: skip
-# A negation covers the rest of its clause: "on the soil, not on the floor", "thin rather than
-# round". Whole words only, so "casino open" and "volcano left" are not negations.
-_NEGATORS = {"not", "no", "never", "neither", "nor", "without", "than", "instead", "unlike", "less",
-             "fewer", "cannot"}  # fmt: skip
-_CLAUSE_BREAK = re.compile(
-    r"[,;:()]|\s[-–—]\s|\b(?:but|however|although|though|whereas|while|yet)\b", re.I
-)
-_Span = tuple[str, list[str], tuple[int, int]]  # option label, clause words, (start, end)
-_MAX_GAP = 4  # extra words allowed between two of an option's words ("a wall that stands between")
-
-
-def _read_option_text(text: str, options: tuple[Option, ...]) -> set[str]:
-    """Options the response names by their text, read from its first committing sentence."""
-    texts = sorted(tuple(_words(o.text)) for o in options)
-    if texts == [("no",), ("yes",)]:
-        return _yes_or_no(text, options, {"yes": "yes", "no": "no"})
-    if len(set(texts)) < len(texts):
-        return _exact_text(text, options)
-    found = _first_commitment(text, options)
-    if texts == [("correct",), ("incorrect",)]:  # "Is the following statement correct?"
-        said = _yes_or_no(text, options, {"yes": "correct", "no": "incorrect"})
-        return found | said  # "Yes, the statement is incorrect": both, unparseable
-    return found
-
-
-def _first_commitment(text: str, options: tuple[Option, ...]) -> set[str]:
-    """The options named by the first sentence that names any without negation."""
-    for sentence in _sentences(text):
-        found = _sentence_choices(_clauses(sentence), options)
-        if found:
-            return found
-    return set()
-
-
-def _words(text: str) -> list[str]:
-    """Lower-case words without articles, "n't" as "not", counts as digits, plurals singular:
-    "Two bowls of yogurts" and "2 bowl of yogurt" compare equal."""
-    text = re.sub(r"n['’]t\b", " not", text.lower()).replace("cannot", "can not")
-    text = _IDIOMS.sub(lambda m: _IDIOM_MEANS.get(m[0].split()[0], "fine"), text)
-    words = re.findall(r"\d+(?:[.,]\d+)*|[^\W_]+", text)  # "2.5" is not "2"
-    return [_singular(_count_word(words, i)) for i, w in enumerate(words) if w not in _ARTICLES]
-
-
-# Words that look like an option or a negation but are neither: "right next to" (just),
-# "that's right" (correct), "no doubt" (surely); "one of them" / "the one on the left" (a
-# pronoun, not a count, see _count_word).
-_IDIOMS = re.compile(
-    r"\bright\s+(?=(?:next|at|behind|above|below|beside|under|there|here|now|away|in\s+front"
-    r"|in\s+the\s+(?:middle|cent(?:er|re)))\b)|\b(?:all|that['’]?s|you['’]re)\s+right\b"
-    r"|\bno\s+doubt\b"
-)
-_IDIOM_MEANS = {"right": "just ", "no": "surely"}  # any other idiom means "fine"
-_PRONOUN_ONE_BEFORE = {"the", "each", "every", "any", "no", "this", "that", "which", "another"}
-
-
-def _count_word(words: list[str], i: int) -> str:
-    """Number words as digits ("both" is 2), except the pronoun "one" ("one of the eyes", "the
-    one on the left", "one on each side")."""
-    word = words[i]
-    if word == "one":
-        before = words[i - 1] if i else ""
-        after = " ".join(words[i + 1 : i + 3])
-        if before in _PRONOUN_ONE_BEFORE or re.match(r"(?:of|another|on each)\b", after):
-            return word
-    return _NUMBER_WORDS.get(word, word)
-
-
-def _singular(word: str) -> str:
-    if len(word) > 3 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def _sentences(text: str) -> list[str]:
-    """Sentences and lines, without questions (a restated question names both options)."""
-    parts = re.split(r"(?<=[.!?])\s+|\s*\n\s*", text)
-    return [p for p in parts if p.strip() and not p.rstrip().endswith("?")]
-
-
-def _clauses(sentence: str) -> list[list[str]]:
-    return [_words(c) for c in _CLAUSE_BREAK.split(sentence) if c and c.strip()]
-
-
-def _yes_or_no(text: str, options: tuple[Option, ...], means: dict[str, str]) -> set[str]:
-    """The first word ("No, the key is hidden"), or "the answer is no", as the option ``means``
-    names: itself on yes/no questions, "incorrect" for "no" on "is the statement correct?"."""
-    match = re.match(r"[\W_]*(yes|no)\b(?!\s+(?:or|and)\b)", text, re.I) or re.search(
-        r"\banswer\s*(?:is|:)\s*:?\s*[\"']?(yes|no)\b", text, re.I
-    )
-    if not match:
-        return set()
-    return {o.label for o in options if _words(o.text) == [means[match[1].lower()]]}
-
-
-def _exact_text(text: str, options: tuple[Option, ...]) -> set[str]:
-    """Options equal once normalised ("Happy Easter" / "Happy Easter!"): the whole response, or a
-    quoted part of it, must be one option exactly, punctuation included."""
-    whole = {o.label for o in options if _unquote(text) == _unquote(o.text)}
-    if whole:
-        return whole
-    quoted = {_unquote(q) for q in re.findall(r"[\"“]([^\"”]+)[\"”]", text)}
-    return {o.label for o in options if _unquote(o.text) in quoted}
-
-
-def _unquote(text: str) -> str:
-    return text.strip().strip("\"'“”‘’").strip().casefold()
-
-
-def _sentence_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> set[str]:
-    """Options a sentence names without negation, by the strictest matcher that finds one."""
-    if _is_count_question(options):
-        return _count_choices(clauses, options)
-    words, content, distinct, shared = _option_words(options)
-    # Strictest first: the option's words as written, then its content words with others between,
-    # then only the words that tell it apart, in clauses that lack the words options share
-    # ("from the side" is "Side view"; "blue with a light haze" is not "Light blue").
-    matchers = [(words, 0, False, clauses), (content, _MAX_GAP, True, clauses)]
-    if all(distinct.values()) and any(len(ws) > 1 for ws in content.values()):
-        apart = [c for c in clauses if not shared & set(c)]
-        matchers.append((distinct, _MAX_GAP, True, apart))
-    stages = [
-        [
-            (label, clause, span)
-            for clause in where
-            for label, phrase in phrases.items()
-            for span in _find(phrase, clause, gap, _others_words(distinct, label))
-            if not loose or not _names_other(clause, span, distinct, label)
-        ]
-        for phrases, gap, loose, where in matchers
-    ]
-    every_span = [span for stage in stages for span in stage]
-    for spans in stages:
-        if _is_hedge(spans):
-            return {label for label, _, _ in spans}
-        # Inside a looser match of another option counts too: "OK and SELECT" is "OK/SELECT".
-        found = _positive(spans, every_span)
-        if found:
-            return found
-    return set()
-
-
-def _option_words(options: tuple[Option, ...]):
-    """Each option's words; its content words (no fillers); the content words no other option
-    has (``distinct``); and the content words options share."""
-    words = {o.label: _words(o.text) for o in options}
-    content = {lab: [w for w in ws if w not in _FILLERS] or ws for lab, ws in words.items()}
-    distinct = {
-        lab: [w for w in ws if not any(w in other for o, other in content.items() if o != lab)]
-        for lab, ws in content.items()
+        capitals = labels.capital.finditer(text)
+        mentions += [m for m in capitals if _just_before(_PICKED_BY, text, m.start())]
+    found = {
+        labels.data_label(m[1])
+        for m in mentions
+        if not _just_before(_NEGATED_BY, text, m.start()) and not _supposed(text, *m.span())
     }
-    every = {w for ws in content.values() for w in ws}
-    return words, content, distinct, every - {w for ws in distinct.values() for w in ws}
+    pairs = labels.pair.findall(text)
+    return found | {labels.data_label(written) for pair in pairs for written in pair}
 
 
-def _is_hedge(spans: list[_Span]) -> bool:
-    """Two options joined by "or" in one clause ("not visible or visible"): no choice."""
-    return any(
-        c1 is c2 and l1 != l2 and e1 <= s2 and "or" in c1[e1:s2]
-        for l1, c1, (_, e1) in spans
-        for l2, c2, (s2, _) in spans
-    )
-
-
-def _others_words(distinct: dict[str, list[str]], label: str) -> set[str]:
-    return {w for other, ws in distinct.items() if other != label for w in ws}
-
-
-def _names_other(clause: list[str], span: tuple[int, int], distinct, label: str) -> bool:
-    """A loose match is void when its clause also has words only another option has
-    ("facing sideways to the ocean" is not "Facing the ocean")."""
-    outside = clause[: span[0]] + clause[span[1] :]
-    return bool(_others_words(distinct, label) & set(outside))
-
-
-def _find(phrase: list[str], clause: list[str], gap: int, barred: set[str]):
-    """Spans ``(start, end)`` of ``phrase``'s words in order in ``clause``, at most ``gap`` words
-    between two of them; the words between may not negate or name another option."""
-    if not phrase:
-        return
-    for start, word in enumerate(clause):
-        if word != phrase[0]:
-            continue
-        at = start
-        for want in phrase[1:]:
-            window = clause[at + 1 : at + 2 + gap]
-            if want not in window:
-                break
-            between = window[: window.index(want)]
-            if set(between) & (_NEGATORS | barred):
-                break
-            at += 1 + window.index(want)
-        else:
-            yield start, at + 1
-
-
-def _positive(spans: list[_Span], every_span: list[_Span]) -> set[str]:
-    """Labels of ``spans`` neither inside another option's span ("shirt" in "t shirt", "1" in
-    "more than 1") nor negated by an earlier word of their clause."""
-    found = set()
-    for label, clause, (start, end) in spans:
-        inside = any(
-            c is clause and s <= start and end <= e and (s, e) != (start, end)
-            for other, c, (s, e) in every_span
-            if other != label
-        )
-        if not inside and not set(clause[:start]) & _NEGATORS:
-            found.add(label)
-    return found
-
-
-def _is_count_question(options: tuple[Option, ...]) -> bool:
-    return sorted(_words(o.text) for o in options) == [["1"], ["more", "than", "1"]]
-
-
-def _count_choices(clauses: list[list[str]], options: tuple[Option, ...]) -> set[str]:
-    """``(a) One (b) More than one``: "three bananas" is more than one, "only one tree" is one."""
-    one = next(o.label for o in options if _words(o.text) == ["1"])
-    more = next(o.label for o in options if o.label != one)
-    found = set()
-    for clause in clauses:
-        if set(clause) & (_NEGATORS - {"than"}):
-            continue  # "only one apple, not three"
-        joined = " ".join(clause)
-        if re.search(r"\bsingle\b", joined):
-            found.add(one)
-        if re.search(r"\b(?:more than 1|multiple|several|many)\b", joined):
-            found.add(more)
-        counts = [int(w) for w in re.sub(r"\bmore than 1\b", "", joined).split() if w.isdigit()]
-        found |= {one if n == 1 else more for n in counts if n > 0}
-    return found
+def _just_before(pattern: re.Pattern, text: str, position: int) -> bool:
+    """``pattern`` (ending in ``$``) matches the words right before ``position``."""
+    return bool(pattern.search(text, max(0, position - 40), position))

@@ -60,7 +60,9 @@ def read_answer(doc: dict, response: str) -> scoring.QuestionRecord:
     if status := unscored_status(response):
         return scoring.make_record(doc, target, None, status)
     options = parse_options(doc["Options"])
-    choice = extract_choice(response, options, shown_labels=shown_labels(options))
+    choice = extract_choice(
+        response, options, shown_labels=shown_labels(options), question=doc.get("Question")
+    )
     status = scoring.ANSWERED if choice else scoring.UNPARSEABLE
     return scoring.make_record(doc, target, choice, status)
 

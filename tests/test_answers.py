@@ -615,3 +615,441 @@ def test_every_real_question_keeps_a_stated_label_and_rejects_a_hedge():
 
 def _words_differ(one: str, other: str) -> bool:
     return re.sub(r"\W+", " ", one.lower()).strip() != re.sub(r"\W+", " ", other.lower()).strip()
+
+
+# ----------------------------------------------------------------------------- final answers
+# Replies of reasoning models once lmms-eval has cut their <think> block, and of chat models that
+# explain before they answer: an explanation that weighs both options, in markdown, then a final
+# statement. The final statement is the answer; it never loses to its own explanation.
+
+
+def _read_asked(index: int, response: str, transform=None) -> str | None:
+    """As :func:`_read`, with the question's text, as the mmvp task reads."""
+    row = _ROWS[index]
+    options = row["Options"]
+    if transform:
+        options, _ = transform(options, row["Correct Answer"])
+    parsed = parse_options(options)
+    return extract_choice(
+        response, parsed, shown_labels=shown_labels(parsed), question=row["Question"]
+    )
+
+
+WINGS_WEIGHED = (
+    "The image shows a butterfly perched on a purple coneflower. To decide, I look at the "
+    "position of the wings relative to the body.\n\n"
+    "- **(a) Open**: the wings would be spread flat to either side, showing their upper surface "
+    "with the orange and black pattern.\n"
+    "- **(b) Closed**: the wings would be pressed together above the body, so that only the "
+    "underside of one hindwing shows.\n\n"
+    "Here only the pale underside of a single wing is visible and the edges of the forewings "
+    "line up above the thorax, which excludes option (a)."
+)
+DOG_WEIGHED = (
+    "### Analysis\n"
+    "1. **Head**: the dog's nose and eyes point toward the right edge of the frame.\n"
+    "2. **Body**: the tail is on the left, the chest on the right.\n"
+    "3. From the camera's perspective, *left* would put the nose near the fence on the left; "
+    "*right* puts it toward the open lawn.\n\n"
+    "The visible cues all agree."
+)
+
+
+@pytest.mark.parametrize(
+    "index, response, expected",
+    [
+        (2, f"{WINGS_WEIGHED} Therefore the right choice is **(b) Closed**.", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nSo the answer is **(b) Closed**.\n\n\\boxed{{b}}", "b"),
+        (2, f"{WINGS_WEIGHED}\n\n**Final Answer:** (b) Closed", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nAnswer: (b)", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nThe correct option is B.", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nThe answer is most likely (b) Closed.", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nThus, the answer is closed.", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nTherefore, B.", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nThe wings are folded together, which matches option B.", "b"),
+        (2, f"{WINGS_WEIGHED}\n\n(b) Closed", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nClosed", "b"),
+        (2, f"{WINGS_WEIGHED}\n\n**Closed**", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nB", "b"),
+        (2, f"{WINGS_WEIGHED}\n\n<answer>(b) Closed</answer>", "b"),
+        (2, f"{WINGS_WEIGHED}\n\n<answer><|begin_of_box|>B<|end_of_box|></answer>", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nThe answer is (b) Closed, not (a) Open.", "b"),
+        (2, f"{WINGS_WEIGHED}\n\nSo the correct choice is (b) Closed rather than (a) Open.", "b"),
+        (6, f"{DOG_WEIGHED}\n\n**Final Answer:** (b) Right", "b"),
+        (6, f"{DOG_WEIGHED}\n\n**Right**", "b"),
+        (6, f"{DOG_WEIGHED}\n\nThe answer is **Right**.", "b"),
+        (6, f"{DOG_WEIGHED} Therefore, the dog is facing right.", "b"),
+        (
+            5,
+            "- Left: the head and nose point left.\n- Right: only the tail points right.\n\n"
+            "The answer is **Left**.",
+            "a",
+        ),  # fmt: skip
+        (
+            10,
+            'To find the "Z" key I look at the bottom-left of the keyboard. The keys A, S and D '
+            "are visible, but the row below them is cut off by the edge of the photo.\n\n"
+            "- (a) Yes would need the Z key in the frame.\n- (b) No fits what we see.\n\n"
+            "So the answer is **(b) No**.\n\n\\boxed{b}",
+            "b",
+        ),
+        (
+            12,
+            "The tail feathers trail behind the peacock on the ground instead of being raised "
+            "into a fan; an opened tail would show the eye-spots in a semicircle.\n\nSo, (b) No.",
+            "b",
+        ),
+        (10, "The bottom row of the keyboard is cut off, so Z cannot be seen.\n\nNo", "b"),
+        (
+            154,
+            "I count the apples: one in front, one behind it, and a third partly hidden by a "
+            "leaf. That makes three red apples.\n\nThe answer is (b) More than one.",
+            "b",
+        ),
+        (
+            2,
+            "Let's evaluate each option:\nA. Open - the wings would be spread flat.\n"
+            "B. Closed - the wings would be folded together.\n\nIn the image the wings are "
+            "folded.\n\nB",
+            "b",
+        ),
+        (
+            2,
+            "Let's evaluate each option:\nA. Open - the wings would be spread flat.\n"
+            "B. Closed - the wings would be folded together.\n\nThe wings are folded. "
+            "Therefore, B.",
+            "b",
+        ),
+        # the right one of two readings: a hypothesis is not a statement
+        (
+            2,
+            "If the answer were (a), both forewings would be spread flat. Since they are folded "
+            "together above the body, the answer is (b).",
+            "b",
+        ),
+        (2, "So the answer is (a)? No: the wings are pressed together.\n\n**Answer: (b)**", "b"),
+        # a stated label is never overruled by its explanation
+        (
+            2,
+            "**Answer: (b)**\n\nThe wings might look open at first, since light shines "
+            "through them, but they are pressed together.",
+            "b",
+        ),  # fmt: skip
+        (
+            1,
+            "Answer: (a) Open\n\nOne might think (b) Closed because of the shadow, but both "
+            "wings are spread.",
+            "a",
+        ),  # fmt: skip
+    ],
+)
+def test_a_final_answer_wins_over_its_explanation(index, response, expected):
+    assert _read_asked(index, response) == expected
+
+
+@pytest.mark.parametrize(
+    "index, response",
+    [
+        # final statements that disagree
+        (
+            2,
+            "**Answer:** (a) Open\n\nWait, looking again, the wings are folded.\n\n"
+            "**Answer:** (b) Closed",
+        ),  # fmt: skip
+        (2, "The answer is (a). On closer inspection, the answer is (b)."),
+        (2, "B\n\nThe wings are pressed together. Therefore, the wings are open."),
+        (2, f"{WINGS_WEIGHED}\n\nThe answer is (b).\n\n(a) Open"),
+        # a final statement that names both options
+        (2, f"{WINGS_WEIGHED}\n\nSo the answer is either (a) Open or (b) Closed."),
+        (2, "The wings are folded.\n\nFinal answer: open or closed, it is hard to tell."),
+        (2, "The answer is (a) Open or (b) Closed, depending on the angle."),
+        (2, "The answer is (a) if we consider the left wing and (b) if we consider the right one."),
+        (2, f"{WINGS_WEIGHED}\n\nFinal answer: B. Open"),
+        (2, f"{WINGS_WEIGHED}\n\nA or B"),
+        # hypotheses and open questions are not statements
+        (
+            2,
+            "If the answer is (a), the wings would be spread flat; they might also be partly "
+            "folded, so I cannot say whether they are open or closed.",
+        ),  # fmt: skip
+        (2, "Assuming the answer is (a), the wings would be spread. I cannot verify this."),
+        (2, "It is unclear whether the answer is (a) or (b)."),
+        (2, "Whether the answer is (a) or (b) depends on when the photo was taken."),
+        (2, "The answer would be (a) if the wings were spread."),
+        # an explanation that weighs both options and never concludes
+        (2, WINGS_WEIGHED.replace(", which excludes option (a)", "")),
+        # options listed at the end are a list, not an answer
+        (2, "The wings could be open or closed.\nA. Open\nB. Closed"),
+    ],
+)
+def test_final_statements_that_disagree_suppose_or_hedge_are_unparseable(index, response):
+    assert _read_asked(index, response) is None
+
+
+def test_every_real_question_reads_a_final_answer_after_an_explanation_of_both_options():
+    """Each real question, each option: an explanation that names both options, then a final
+    statement for one of them, reads as that option; a final statement for both does not."""
+    for index, row in _ROWS.items():
+        options = parse_options(row["Options"])
+        for this, other in (options, options[::-1]):
+            label, text, other_text = this.label, this.text, other.text
+            weighed = (
+                f"Option ({label}) {text} fits part of the image, while option "
+                f"({other.label}) {other_text} fits another part; {other_text.lower()} "
+                f"seems less likely than {text.lower()}."
+            )
+            for final in (
+                f"Therefore, the answer is ({label}) {text}.",
+                f"**Final Answer:** ({label})",
+                f"\\boxed{{{label}}}",
+                f"**{text}**" if _words_differ(text, other_text) else f"({label})",
+            ):
+                assert _read_asked(index, f"{weighed}\n\n{final}") == this.label, (index, final)
+            both = f"So the answer is ({label}) {text} or ({other.label}) {other_text}."
+            assert _read_asked(index, f"{weighed}\n\n{both}") is None, index
+            assert _read_asked(index, f"If the answer is ({label}), {weighed}") is None, index
+
+
+# ----------------------------------------------------------------------------- yes/no by sentence
+
+
+@pytest.mark.parametrize(
+    "question, response, expected",
+    [
+        (
+            "Is the lamp switched on?",
+            "The lamp is not switched on; the room is lit by daylight.",
+            "b",
+        ),  # fmt: skip
+        ("Is the lamp switched on?", "The lamp isn't switched on.", "b"),
+        ("Is the lamp switched on?", "The lamp is switched on and casts a warm glow.", "a"),
+        ("Is the street covered in snow?", "The street appears to be covered in snow.", "a"),
+        ("Is the bowl made of metal?", "The bowl is made of wood, not metal.", "b"),
+        ("Is the bowl made of metal?", "The bowl on the table is made of metal.", "a"),
+        # hedges, partial restatements, other subjects
+        ("Is the lamp switched on?", "It is unclear whether the lamp is switched on.", None),
+        ("Is the lamp switched on?", "The lamp might be switched on.", None),
+        ("Is the lamp switched on?", "I can't tell if the lamp is switched on.", None),
+        ("Is the lamp switched on?", "I'm not sure the lamp is switched on.", None),
+        ("Is the lamp switched on?", "The lamp is on the desk.", None),
+        ("Is the lamp switched on?", "The room is bright.", None),
+        ("Is the street covered in snow?", "The street is wet.", None),
+        ("Is the bowl made of metal?", "The bowl is shiny.", None),
+        (
+            "Is the lamp switched on?",
+            "The lamp is switched on in the mirror, but the lamp itself is not switched on.",
+            None,
+        ),  # fmt: skip
+        ("Is the lamp switched on?", "Yes, the lamp is not switched on.", None),
+        ("Is the lamp or the candle lit?", "The lamp is not lit.", None),  # alternatives
+    ],
+)
+def test_a_yes_no_question_is_answered_by_the_sentence_that_restates_it(
+    question, response, expected
+):
+    yes_no = parse_options("(a) Yes (b) No")
+    assert extract_choice(response, yes_no, shown_labels=AB, question=question) == expected
+
+
+@pytest.mark.parametrize(
+    "index, response, expected",
+    [
+        (12, "The peacock's tail is not opened; its feathers trail on the ground.", "b"),
+        (11, "The peacock has opened its tail, displaying its colorful eye-spots.", "a"),
+        (16, "There is no shadow on the flower; the petals are evenly lit.", "b"),
+        (15, "A dark shadow falls on the flower from the leaf above it.", "a"),
+        (68, "The sky is completely clear, without any clouds.", "b"),
+        (67, "A few white clouds drift near the horizon.", "a"),
+        (40, "The duck is standing on the grass, not floating.", "b"),
+        (39, "The duck is floating on the pond.", "a"),
+        (74, "The ground is not wet.", "b"),
+        (206, "The coffee cup is made of ceramic, not glass.", "b"),
+        (205, "The coffee cup is made of glass, so the coffee shows through it.", "a"),
+        (10, 'The "Z" key is not visible; the bottom row is cut off.', "b"),
+        (9, "I can see the Z key at the bottom left of the keyboard.", "a"),
+        (70, "The snake sticks out its tongue but does not touch its skin.", "b"),
+        (69, "The snake sticks out its tongue and touches its skin with it.", "a"),
+        (238, "The ground is not completely covered by red fallen leaves; grass shows.", "b"),
+        (41, "The spider has eight legs.", "a"),
+        (42, "The spider does not have 8 legs; two are missing.", "b"),
+        # after a long explanation, in the concluding sentence
+        (
+            12,
+            "The feathers lie flat along the ground behind the bird. An opened tail would stand "
+            "up in a fan.\n\nTherefore, the peacock has not opened its tail.",
+            "b",
+        ),  # fmt: skip
+        # not restated, or only in part: not read
+        (74, "The ground is dry.", None),
+        (69, "The snake is sticking out its tongue.", None),
+        (237, "The ground is covered by leaves.", None),
+        (247, "There are fruits but no vegetables in the heart-shaped part.", None),
+        (185, "The person is standing next to the scale.", None),
+        (12, "If the peacock had opened its tail, we would see the eye-spots.", None),
+        # the claim's words, but not said of its subject
+        (40, "The duck is standing on the grass, and a leaf is floating in the pond.", None),
+        (114, "The bus is seen from the front and its windows are hidden.", None),
+        (20, "The animal is clearly visible, but its dorsal fin is under the water.", None),
+        (12, "The question asks whether the peacock has opened its tail.", None),
+        # numeric ranges are no count
+        (54, "There are roughly 30 to 50 pills, too many to count at a glance.", None),
+        (54, "I estimate 40-60 pills.", None),
+    ],
+)
+def test_real_yes_no_questions_answered_by_a_sentence(index, response, expected):
+    assert _read_asked(index, response) == expected
+
+
+# ----------------------------------------------------------------------------- statements
+
+
+@pytest.mark.parametrize(
+    "index, response, expected",
+    [
+        (
+            30,
+            "To check whether the statement is correct, I look at the side of the bus. The "
+            'windows are clearly visible, so the statement "We cannot see the window on the '
+            'school bus" is incorrect.',
+            "b",
+        ),
+        (
+            29,
+            "The bus is seen from the front and its windows are hidden. The statement is correct.",
+            "a",
+        ),
+        (63, "The statement is true: a small daisy lies in the shadow of a taller one.", "a"),
+        (64, "The statement is not correct; all the daisies are in full sun.", "b"),
+        (290, "All the grapes are green, so the statement is false.", "b"),
+        (65, 'The statement "There is no letter D on this image" is accurate.', "a"),
+        # another statement, a hedge, or a contradiction: not read
+        (30, 'The statement "the bus is yellow" is correct, but that is not what is asked.', None),
+        (30, "I need to check whether the statement is correct.", None),
+        (63, "Yes, the statement is incorrect.", None),
+        (63, "The statement is correct. Looking again, the statement is incorrect.", None),
+    ],
+)
+def test_the_statement_is_correct_or_incorrect(index, response, expected):
+    assert _read_asked(index, response) == expected
+
+
+# ----------------------------------------------------------------------------- word forms
+
+
+@pytest.mark.parametrize(
+    "options, response, expected",
+    [
+        ("(a) Goose (b) Duck", "Two geese are swimming in the pond.", "a"),
+        ("(a) Mouse (b) Hamster", "Several mice sit in the cage.", "a"),
+        ("(a) Foot (b) Hand", "Both feet are on the ground.", "a"),
+        ("(a) Child (b) Adult", "Three children are playing.", "a"),
+        ("(a) Tooth (b) Tongue", "The dog's teeth are showing.", "a"),
+        ("(a) Person (b) Animal", "Two people are on the bench.", "a"),
+        ("(a) Leaf (b) Flower", "The leaves are green.", "a"),
+        ("(a) Cookie (b) Cake", "The cookies are stacked.", "a"),
+        ("(a) Up (b) Down", "The needle is pointing downwards.", "b"),
+        ("(a) Up (b) Down", "The needle points upward.", "a"),
+        ("(a) Left (b) Right", "The dog faces rightward.", "b"),
+        ("(a) Left (b) Right", "The car is moving leftwards.", "a"),
+        ("(a) Front (b) Back", "The people are walking backwards.", "b"),
+        ('(a) "Welcome home" (b) "Welcome home!"', 'The sign reads "Welcome home."', "a"),
+        ('(a) "Welcome home" (b) "Welcome home!"', 'The sign reads "Welcome home!"', "b"),
+        ('(a) "Welcome home" (b) "Welcome home!"', 'The sign reads "Welcome home!".', "b"),
+        ('(a) "Welcome home" (b) "Good night"', 'The banner says "Welcome home."', "a"),
+        # a form of both options, or of neither
+        ("(a) Goose (b) Duck", "A goose and two ducks.", None),
+        ("(a) Up (b) Down", "The needle swings up and down.", None),
+        ("(a) Inward (b) Outward", "The trunk is in the water.", None),
+        ("(a) Up (b) Down", "The ladybug is upside down.", None),
+        ("(a) Upright (b) Upside down", "The ladybug lies upside down.", "b"),
+    ],
+)
+def test_word_forms_of_an_option(options, response, expected):
+    assert extract_choice(response, parse_options(options), shown_labels=AB) == expected
+
+
+@pytest.mark.parametrize(
+    "index, response, expected",
+    [
+        (104, "The needle is pointing downwards, toward the 6.", "b"),
+        (110, "The bird's wings are flapping down.", "b"),
+        (6, "The dog is looking rightward.", "b"),
+        (236, "The individuals are facing backwards, away from the camera.", "b"),
+        (201, 'The words are "Happy Easter."', "a"),
+        (202, 'The words are "Happy Easter!"', "b"),
+    ],
+)
+def test_word_forms_on_real_questions(index, response, expected):
+    assert _read_asked(index, response) == expected
+
+
+# ----------------------------------------------------------------------------- stays unparseable
+
+
+@pytest.mark.parametrize(
+    "index, response",
+    [
+        # colours that are not the option's
+        (26, "The chicken's body is brown."),
+        (26, "The chicken has reddish-brown feathers."),
+        (158, "The frame is grey."),
+        (38, "The flowers in the background are purple."),
+        (38, "The flowers are magenta."),
+        (182, "The stripe is light grey."),
+        (208, "The bell pepper is orange."),
+        (234, "The sky is navy."),
+        # descriptions that never commit
+        (
+            2,
+            "The image shows a monarch butterfly perched on a purple flower. Its wings show "
+            "orange and black patterns with white spots along the edges.",
+        ),  # fmt: skip
+        (6, "The dog is a golden retriever sitting on a lawn in front of a wooden fence."),
+        (12, "The peacock stands on a gravel path with its long green feathers."),
+        (16, "The flower is a pink rose with dew on its petals."),
+        # numeric ranges
+        (47, "There are 5-6 spots on the animal."),
+        (48, "The animal has 5 to 7 spots."),
+        (48, "There are between 5 and 10 spots."),
+        (118, "I can see 1-2 eyes."),
+        (153, "There are 1-2 red apples."),
+    ],
+)
+def test_what_a_grader_would_not_decide_stays_unparseable(index, response):
+    assert _read_asked(index, response) is None
+
+
+def test_a_range_of_counts_above_one_is_more_than_one():
+    assert _read_asked(154, "There are 2-3 red apples in the bowl.") == "b"
+
+
+def test_no_new_rule_reads_a_reply_that_decides_nothing_on_any_real_question():
+    """Replies that weigh, suppose, restate or hedge, on every real question and variant with its
+    question given: none may read as an option (a false "right" is worse than an unparseable)."""
+    for index, row in _ROWS.items():
+        for transform in (None, ablations.change_symbols, ablations.swap_options):
+            options = row["Options"]
+            if transform:
+                options, _ = transform(options, row["Correct Answer"])
+            first, second = parse_options(options)
+            one, two = first.text, second.text
+            shown = shown_labels((first, second))
+            replies = [
+                "I cannot tell from the image.",
+                f"The question asks: {row['Question']}",
+                f"It could be {one.lower()} or {two.lower()}.",
+                f"{shown[0]} or {shown[1]}",
+                f"- ({first.label}) {one}: the image would have to show this clearly.\n"
+                f"- ({second.label}) {two}: the image would have to show this clearly.",
+                f"If the answer were ({first.label}), the picture would look different.",
+                f"So the answer is either ({first.label}) {one} or ({second.label}) {two}.",
+                f"It is unclear whether the answer is ({first.label}) or ({second.label}).",
+                f"Final answer: {one} or {two}",
+                f"The image is too blurry to decide.\n{shown[0]}. {one}\n{shown[1]}. {two}",
+                f"The answer would be ({second.label}) if the image were sharper.",
+            ]
+            for reply in replies:
+                got = extract_choice(
+                    reply, (first, second), shown_labels=shown, question=row["Question"]
+                )
+                assert got is None, (index, transform and transform.__name__, reply)

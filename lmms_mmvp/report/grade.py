@@ -1,6 +1,7 @@
 """``mmvp grade FILE``: MMVP scores for answers that already exist, without re-running a model.
 
     mmvp grade answers.jsonl [--data DIR] [--answer-key corrected|original] [--judge] [--json OUT]
+                             [--reasoning-tags JSON|none]
 
 Reads the answer files the original MMVP scripts write (scripts/evaluate_mllm.py: JSON Lines,
 one object per question with ``question_id`` = the question's Index and the model's
@@ -11,7 +12,9 @@ scored by the ``mmvp`` task's own scorer and aggregations (rule-based reader), o
 by ``mmvp_official``'s (the paper's LLM grader; needs ``MMVP_JUDGE_API_KEY``). The file's own
 ``answer`` fields are ignored: the answer key is the chosen one (``corrected`` by default).
 Unknown or repeated ids and questions without an answer are errors (``--partial`` scores an
-incomplete file); so is a file that is not UTF-8 JSON Lines or CSV, with its line.
+incomplete file); so is a file that is not UTF-8 JSON Lines or CSV, with its line. Reasoning
+blocks (``<think>...</think>``) are cut from each answer first, as lmms-eval cuts them before
+scoring (:mod:`lmms_mmvp.report.reasoning`), so a graded file and a live run agree.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ import sys
 from pathlib import Path
 
 from lmms_mmvp.report import files
+from lmms_mmvp.report.reasoning import (
+    DEFAULT_REASONING_TAGS,
+    TagPairs,
+    parse_reasoning_tags,
+    strip_reasoning,
+)
 from lmms_mmvp.report.stats import bootstrap_interval
 from lmms_mmvp.report.tasks import RECORD_METRIC, task_spec
 from lmms_mmvp.report.text import for_terminal, shown
@@ -54,8 +63,20 @@ def read_answers(path: Path) -> dict[int, str]:
     return answers
 
 
-def grade(answers: dict[int, str], docs: list[dict], task: str, *, partial: bool = False) -> dict:
-    """The task's metrics for ``answers``, plus ``records`` (one per answered question)."""
+def grade(
+    answers: dict[int, str],
+    docs: list[dict],
+    task: str,
+    *,
+    partial: bool = False,
+    reasoning_tags: TagPairs | None = DEFAULT_REASONING_TAGS,
+) -> dict:
+    """The task's metrics for ``answers``, plus ``records`` (one per answered question). Answers
+    lose their ``reasoning_tags`` blocks first (``None``: kept whole)."""
+    if reasoning_tags is not None:
+        answers = {
+            index: strip_reasoning(reply, reasoning_tags) for index, reply in answers.items()
+        }
     by_index = {doc["Index"]: doc for doc in docs}
     unknown = sorted(set(answers) - set(by_index))
     if unknown:
@@ -118,6 +139,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--judge", action="store_true", help="grade with the paper's LLM judge (mmvp_official)"
     )
     parser.add_argument("--partial", action="store_true", help="allow unanswered questions")
+    parser.add_argument(
+        "--reasoning-tags",
+        type=_reasoning_tags,
+        default=DEFAULT_REASONING_TAGS,
+        help="reasoning blocks cut from answers, as lmms-eval's --reasoning_tags: a JSON list of "
+        "[opening, closing] pairs, or 'none' (default: <think> and <analysis>)",
+    )
     parser.add_argument("--json", type=Path, help="also write the metrics and records as JSON")
     parser.set_defaults(run=run)
     return parser
@@ -129,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
         answers = read_answers(args.file)
         docs = task_spec(task).documents(args.data or SHIPPED_DIR, args.answer_key)
         try:
-            metrics = grade(answers, docs, task, partial=args.partial)
+            metrics = grade(
+                answers, docs, task, partial=args.partial, reasoning_tags=args.reasoning_tags
+            )
         except GradeError as err:
             raise GradeError(f"{args.file}: {err}") from None
     except (GradeError, DataValidationError, JudgeConfigError, files.InputError) as err:
@@ -140,6 +170,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=1) + "\n")
     return 0
+
+
+def _reasoning_tags(value: str) -> TagPairs | None:
+    try:
+        return parse_reasoning_tags(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _jsonl_rows(path: Path):
