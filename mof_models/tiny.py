@@ -16,6 +16,7 @@ from mof_models.processing_mof import IMAGE_TOKEN, LLAVA_CHAT_TEMPLATE
 
 _MARKER = "tiny_mof_checkpoint.json"
 PATCH = 8
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN]
 TOKENIZER_CORPUS = (  # the tiny tokenizers' training text
     "USER: ASSISTANT: Answer with the option's letter from the given choices directly. "
     "A. B. (a) (b) (1) (2) Yes No Left Right Open Closed Red Blue One More than one The answer is "
@@ -31,17 +32,24 @@ def build_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True
     stays in the vocabulary): InstructBLIP's processor sets its own and fails on a string one.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN],
+        special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     bpe.train_from_iterator([TOKENIZER_CORPUS] * 4 + corpus.splitlines(), trainer)
+    return wrap_tokenizer(bpe, image_token_attribute=image_token_attribute)
+
+
+def wrap_tokenizer(bpe, *, image_token_attribute: bool = True):
+    """A trained ``tokenizers.Tokenizer`` with :data:`SPECIAL_TOKENS` as a left-padding
+    ``PreTrainedTokenizerFast`` (``padding_side`` given here: set later, it is not saved)."""
+    from transformers import PreTrainedTokenizerFast
+
     return PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         bos_token="<s>",

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import string
 
-from mof_models.processing_mof import IMAGE_TOKEN
-from mof_models.tiny import TOKENIZER_CORPUS, build_tokenizer
-
-SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", IMAGE_TOKEN]
+from mof_models.tiny import SPECIAL_TOKENS, TOKENIZER_CORPUS, build_tokenizer, wrap_tokenizer
 
 
 def build_metaspace_tokenizer(vocab_size: int = 400, *, image_token_attribute: bool = True):
     """A Llama-like BPE: Metaspace pre-tokenizer/decoder, BOS added to every encoding,
     left-padded, with the ``<image>`` token (``image_token_attribute`` as in build_tokenizer)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
@@ -38,15 +34,7 @@ def build_metaspace_tokenizer(vocab_size: int = 400, *, image_token_attribute: b
     bpe.post_processor = processors.TemplateProcessing(
         single="<s> $A", pair="<s> $A <s> $B", special_tokens=[bos]
     )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        padding_side="left",
-        **({"extra_special_tokens": {"image_token": IMAGE_TOKEN}} if image_token_attribute else {}),
-    )
+    return wrap_tokenizer(bpe, image_token_attribute=image_token_attribute)
 
 
 TOKENIZERS = {"byte_level": build_tokenizer, "metaspace": build_metaspace_tokenizer}
