@@ -1,5 +1,6 @@
-"""``mmvp mine``: planted pairs found exactly, the CLI end to end with tiny random encoders,
-resume after a kill, the Ray path on a local runtime, and clear errors for bad input."""
+"""``mmvp mine``: planted pairs found exactly, unreadable images skipped, the CLI end to end with
+tiny random encoders, resume after a kill, the Ray path on a local runtime, and clear errors for
+bad input."""
 
 from __future__ import annotations
 
@@ -145,20 +146,71 @@ def test_parquet_embeddings(tmp_path):
         embeddings.load_precomputed(tmp_path / "two.parquet", tmp_path / "d.npy")
 
 
-def test_empty_input_and_unreadable_images(tmp_path, spec):
+def test_empty_input(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(sources.EmptyInputError, match="empty.*no images"):
         sources.folder_source(tmp_path / "empty")
     (tmp_path / "list.txt").write_text("\n\n")
     with pytest.raises(sources.EmptyInputError, match=r"list\.txt: no images"):
         sources.path_list_source(tmp_path / "list.txt")
-    write_images(tmp_path / "pool", 3)
-    (tmp_path / "pool" / "broken.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(sources.UnreadableImageError, match=r"broken\.jpg: unreadable image"):
-        embeddings.encode_source(sources.folder_source(tmp_path / "pool"), tmp_path / "out", spec)
     (tmp_path / "list.txt").write_text("missing.png\n")
     with pytest.raises(sources.UnreadableImageError, match=r"missing\.png: image not found"):
         sources.path_list_source(tmp_path / "list.txt").load(0)
+
+
+def write_broken_images(folder: Path) -> dict[str, str]:
+    """The files a scraped folder holds beside images: file name -> what must be reported."""
+    from PIL import Image
+
+    jpeg = folder / "truncated.jpg"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(jpeg, quality=95)
+    jpeg.write_bytes(jpeg.read_bytes()[: jpeg.stat().st_size // 2])
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("<html>404 Not Found</html>\n")
+    return {
+        "truncated.jpg": "truncated",
+        "empty.jpg": "cannot identify",
+        "notes.jpg": "cannot identify",
+    }
+
+
+def test_unreadable_images_are_skipped_listed_and_counted(tmp_path, spec, monkeypatch, capsys):
+    """A truncated JPEG, a zero-byte file and a text file named .jpg among 7 images: the 7 are
+    encoded and searched, the 3 listed with their reason; also when another library told PIL to
+    pad truncated files (lmms-eval's task module does)."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    good = write_images(tmp_path / "pool", 7, suffix=".jpg")
+    broken = write_broken_images(tmp_path / "pool")
+    out = tmp_path / "out"
+    thresholds = ["--clip-threshold", "-1", "--dino-threshold", "2", "--duplicate-threshold", "2"]
+    argv = ["mine", "--images", str(tmp_path / "pool"), "--out", str(out), "--shard-size", "4"]
+    argv += thresholds + ["--k", "3"]
+    assert main(argv + encoder_args(spec)) == 0
+    assert ImageFile.LOAD_TRUNCATED_IMAGES  # restored after encoding
+    with (out / "embeddings" / "skipped.csv").open() as f:
+        skipped = {Path(r["image"]).name: r for r in csv.DictReader(f)}
+    assert skipped.keys() == broken.keys()
+    for name, reason in broken.items():
+        assert reason in skipped[name]["reason"]
+    ids = (out / "embeddings" / "ids.txt").read_text().splitlines()
+    assert ids == [str(p) for p in good]
+    assert np.load(out / "embeddings" / "clip.npy").shape[0] == len(good)
+    with (out / "pairs.csv").open() as f:
+        named = {r["first"] for r in csv.DictReader(f)}
+    assert named <= set(ids)
+    assert "3 unreadable images skipped" in capsys.readouterr().out
+    assert main(argv + encoder_args(spec)) == 0  # rerun: reuses the embeddings, same listing
+    assert "3 unreadable images skipped" in capsys.readouterr().out
+
+
+def test_a_folder_with_no_readable_image_is_an_error(tmp_path, spec):
+    (tmp_path / "pool").mkdir()
+    write_broken_images(tmp_path / "pool")
+    with pytest.raises(sources.EmptyInputError, match="none of the 3 images could be read"):
+        embeddings.encode_source(sources.folder_source(tmp_path / "pool"), tmp_path / "out", spec)
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -258,9 +310,11 @@ def test_dataset_source_reads_a_local_image_dataset(tmp_path):
 
 @pytest.mark.slow
 def test_killed_run_resumes_without_recomputing(tmp_path, spec):
-    """SIGKILL once the first shard is on disk; the rerun encodes only the other shards. Image 5
-    is a FIFO, so the first run blocks in shard 1 until it is killed: no timing involved."""
+    """SIGKILL once the first shard is on disk; the rerun encodes only the other shards and keeps
+    the first shard's unreadable image listed. Image 5 is a FIFO, so the first run blocks in shard
+    1 until it is killed: no timing involved."""
     paths = write_images(tmp_path / "pool", 10)
+    paths[1].write_bytes(b"")  # unreadable, in shard 0
     os.unlink(paths[5])
     os.mkfifo(paths[5])
     (tmp_path / "pool" / "list.txt").write_text("\n".join(p.name for p in paths))
@@ -286,7 +340,9 @@ def test_killed_run_resumes_without_recomputing(tmp_path, spec):
     source = sources.path_list_source(tmp_path / "pool" / "list.txt")
     run = embeddings.encode_source(source, out / "embeddings", spec, shard_size=4)
     assert (run.reused_shards, run.encoded_shards) == (1, 2)
-    np.testing.assert_array_equal(np.load(run.clip_path)[:4], shard_zero)
+    assert len(shard_zero) == 3 and [row for row, _ in run.skipped] == [1]
+    np.testing.assert_array_equal(np.load(run.clip_path)[:3], shard_zero)
+    assert run.rows.tolist() == [0, 2, 3, 4, 5, 6, 7, 8, 9]
     again = embeddings.encode_source(source, out / "embeddings", spec, shard_size=4)
     assert again.encoded_shards == 0
     with pytest.raises(ValueError, match="another run.*shard_size"):
@@ -298,12 +354,15 @@ def test_ray_encoding_on_a_local_runtime_matches_local_encoding(tmp_path, spec):
     from lmms_mmvp.mining.ray_encode import ray_runner
 
     write_images(tmp_path / "pool", 9)
+    write_broken_images(tmp_path / "pool")
     source = sources.folder_source(tmp_path / "pool")
     local = embeddings.encode_source(source, tmp_path / "local", spec, shard_size=3)
     on_ray = embeddings.encode_source(
         source, tmp_path / "ray", spec, shard_size=3, runner=ray_runner(workers=2)
     )
-    assert on_ray.encoded_shards == 3
+    assert on_ray.encoded_shards == 4
+    assert on_ray.skipped == local.skipped and len(local.skipped) == 3  # read on the workers
+    np.testing.assert_array_equal(on_ray.rows, local.rows)
     for a, b in ((local.clip_path, on_ray.clip_path), (local.dino_path, on_ray.dino_path)):
         np.testing.assert_allclose(np.load(a), np.load(b), atol=1e-5)
 

@@ -7,8 +7,9 @@
     mmvp mine --clip-embeddings clip.npy --dino-embeddings dino.npy --paths paths.txt --out runs/m
 
 Writes ``OUT/pairs.csv``, ``OUT/contact_sheet.png`` and, with ``--annotate``, ``OUT/mmvp/``
-(``Questions.csv`` skeleton + ``MMVP Images``). Encoded embeddings go to ``OUT/embeddings/``; a
-killed run resumes from its last complete shard when restarted with the same arguments.
+(``Questions.csv`` skeleton + ``MMVP Images``). Encoded embeddings go to ``OUT/embeddings/``
+(unreadable images are skipped and listed in ``OUT/embeddings/skipped.csv``); a killed run
+resumes from its last complete shard when restarted with the same arguments.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from lmms_mmvp.mining.search import find_clip_blind_pairs
 
     args.out.mkdir(parents=True, exist_ok=True)
-    clip, dino, ids, load_image = _embeddings(args)
+    clip, dino, ids, load_image, skipped = _embeddings(args)
     config = SearchConfig(
         clip_threshold=args.clip_threshold,
         dino_threshold=args.dino_threshold,
@@ -107,12 +108,17 @@ def run(args: argparse.Namespace) -> int:
                 output.write_annotation_skeleton(skeleton, pairs, ids, load_image, args.top)
             )
     print(f"{len(pairs)} CLIP-blind pairs among {len(ids)} images")
+    if skipped:
+        print(
+            f"{len(skipped)} unreadable images skipped: listed in {args.out}/embeddings/skipped.csv"
+        )
     print("\n".join(f"wrote {path}" for path in written))
     return 0
 
 
 def _embeddings(args: argparse.Namespace):
-    """``(clip, dino, ids, load_image)``: precomputed arrays, or the images encoded into OUT."""
+    """``(clip, dino, ids, load_image, skipped)``: precomputed arrays, or the images encoded
+    into OUT (``skipped``: the unreadable ones, ``(source row, why)``)."""
     from lmms_mmvp.mining import embeddings, sources
 
     if args.clip_embeddings:
@@ -120,9 +126,9 @@ def _embeddings(args: argparse.Namespace):
             raise SystemExit("mmvp mine: --clip-embeddings needs --dino-embeddings")
         clip, dino = embeddings.load_precomputed(args.clip_embeddings, args.dino_embeddings)
         if not args.paths:
-            return clip, dino, [str(row) for row in range(len(clip))], None
+            return clip, dino, [str(row) for row in range(len(clip))], None, []
         ids = embeddings.read_ids(args.paths, len(clip))
-        return clip, dino, ids, sources.PathSource(ids, str(args.paths)).load
+        return clip, dino, ids, sources.PathSource(ids, str(args.paths)).load, []
     if args.images:
         source = sources.folder_source(args.images)
     elif args.image_list:
@@ -146,4 +152,6 @@ def _embeddings(args: argparse.Namespace):
         source, args.out / "embeddings", spec, shard_size=args.shard_size, runner=runner
     )
     clip, dino = embeddings.load_precomputed(run.clip_path, run.dino_path)
-    return clip, dino, source.ids, source.load
+    rows = run.rows.tolist()  # source row of each embedding row
+    ids = [source.ids[row] for row in rows]
+    return clip, dino, ids, lambda row: source.load(rows[row]), run.skipped

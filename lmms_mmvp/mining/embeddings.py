@@ -5,12 +5,14 @@ Paper setting (Tong et al., CVPR 2024): CLIP ViT-L/14's projected image embeddin
 checkpoint with ``get_image_features`` (CLIP, SigLIP, ...) and any ``AutoModel`` with a pooled
 output (DINOv2, ...) works.
 
-Encoding writes ``OUT/embeddings/``: ``ids.txt`` (one image per line, the row order),
-``manifest.json`` (models, dtype, shard size, digest of the ids) and, while running,
-``shards/{clip,dino}-NNNNN.npy`` of ``shard_size`` images each, each written to a temporary name
-and renamed, so a shard on disk is complete. A killed run restarted with the same arguments
-encodes only the missing shards. At the end the shards are joined into ``clip.npy`` and
-``dino.npy`` (float32) and removed; those files plus ``ids.txt`` are also valid precomputed input:
+Encoding writes ``OUT/embeddings/``: ``manifest.json`` (models, dtype, shard size, digest of the
+image ids) and, while running, ``shards/{skipped,dino,clip}-NNNNN`` for ``shard_size`` images
+each, each written to a temporary name and renamed, so a shard on disk is complete. A killed run
+restarted with the same arguments encodes only the missing shards. An image that cannot be read
+or decoded (missing, truncated, not an image) is skipped, and the rest goes on. At the end the
+shards are joined into ``clip.npy`` and ``dino.npy`` (float32, one row per encoded image),
+``ids.txt`` (the image of each row) and ``skipped.csv`` (``row,image,reason``: source row, image
+and why), and removed. ``clip.npy``, ``dino.npy`` and ``ids.txt`` are valid precomputed input:
 
     mmvp mine --clip-embeddings OUT/embeddings/clip.npy --dino-embeddings OUT/embeddings/dino.npy \
         --paths OUT/embeddings/ids.txt --out OUT2
@@ -18,7 +20,9 @@ encodes only the missing shards. At the end the shards are joined into ``clip.np
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -30,12 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from lmms_mmvp.mining.search import EmbeddingMismatchError, check_embeddings
+from lmms_mmvp.mining.sources import EmptyInputError, UnreadableImageError, strict_decoding
 
 logger = logging.getLogger(__name__)
 
-MANIFEST, IDS, SHARDS = "manifest.json", "ids.txt", "shards"
+MANIFEST, IDS, SKIPPED, SHARDS = "manifest.json", "ids.txt", "skipped.csv", "shards"
 CLIP_FILE, DINO_FILE = "clip.npy", "dino.npy"
-ShardResults = Iterator[tuple[int, np.ndarray, np.ndarray]]  # (shard, clip rows, dino rows)
+Skipped = list[tuple[int, str]]  # (source row, why) of each image that could not be read
+ShardResults = Iterator[tuple[int, np.ndarray, np.ndarray, Skipped]]  # (shard, clip, dino, ...)
 Shards = list[tuple[int, range]]  # (shard number, image rows)
 
 
@@ -55,6 +61,9 @@ class EncoderSpec:
 class EncodingRun:
     clip_path: Path
     dino_path: Path
+    rows: np.ndarray  # source row of each embedding row (skipped images have none)
+    skipped: Skipped  # images that could not be read, listed in skipped_path
+    skipped_path: Path
     encoded_shards: int  # shards encoded by this run
     reused_shards: int  # shards found complete on disk from an earlier run
 
@@ -109,9 +118,9 @@ def encode_source(
 ) -> EncodingRun:
     """Encode every image of ``source`` into ``out_dir`` (resuming an earlier run there).
 
-    ``runner(source, spec, shards)`` yields ``(shard, clip, dino)`` for each ``(shard, rows)`` in
-    any order; the default encodes in this process (``ray_encode.ray_runner`` spreads shards over
-    a Ray cluster). Shards are written here as they arrive.
+    ``runner(source, spec, shards)`` yields ``(shard, clip, dino, skipped)`` for each
+    ``(shard, rows)`` in any order; the default encodes in this process (``ray_encode.ray_runner``
+    spreads shards over a Ray cluster). Shards are written here as they arrive.
     """
     from tqdm import tqdm
 
@@ -119,7 +128,7 @@ def encode_source(
     manifest = _start_or_resume(out_dir, source.ids, spec, shard_size)
     if manifest.get("complete"):
         logger.info("%s: embeddings of all %d images already there", out_dir, len(source))
-        return EncodingRun(out_dir / CLIP_FILE, out_dir / DINO_FILE, 0, manifest["shards"])
+        return _finished_run(out_dir, len(source), 0, manifest["shards"])
     shards = [(s, range(s * shard_size, min((s + 1) * shard_size, len(source))))
               for s in range(manifest["shards"])]  # fmt: skip
     pending = [(s, rows) for s, rows in shards if not _shard_done(out_dir, s)]
@@ -128,11 +137,11 @@ def encode_source(
                 len(shards), shard_size, len(pending), reused)  # fmt: skip
     done_images = len(source) - sum(len(rows) for _, rows in pending)
     with tqdm(total=len(source), initial=done_images, desc="Encoding images", unit="img") as bar:
-        for shard, clip, dino in (runner or local_runner)(source, spec, pending):
-            _write_shard(out_dir, shard, clip, dino, len(shards[shard][1]))
-            bar.update(len(clip))
-    _join_shards(out_dir, len(shards), manifest)
-    return EncodingRun(out_dir / CLIP_FILE, out_dir / DINO_FILE, len(pending), reused)
+        for shard, clip, dino, skipped in (runner or local_runner)(source, spec, pending):
+            _write_shard(out_dir, shard, clip, dino, skipped, len(shards[shard][1]))
+            bar.update(len(shards[shard][1]))
+    _join_shards(out_dir, source.ids, len(shards), manifest)
+    return _finished_run(out_dir, len(source), len(pending), reused)
 
 
 def local_runner(source, spec: EncoderSpec, shards: Shards) -> ShardResults:
@@ -145,10 +154,25 @@ def local_runner(source, spec: EncoderSpec, shards: Shards) -> ShardResults:
 
 
 def encode_shard(encoders: ImageEncoders, source, shard: int, rows: Iterable[int]):
-    """One shard's ``(shard, clip, dino)``: the unit of work of every runner."""
-    with ThreadPoolExecutor(encoders.load_threads) as pool:  # decoding overlaps (PIL frees the GIL)
-        images = list(pool.map(source.load, rows))
-    return (shard, *encoders.encode(images))
+    """One shard's ``(shard, clip, dino, skipped)``: the unit of work of every runner. Images
+    that cannot be read are skipped (and logged); ``clip`` and ``dino`` hold the others."""
+    rows = list(rows)
+    with strict_decoding(), ThreadPoolExecutor(encoders.load_threads) as pool:  # PIL frees the GIL
+        loaded = list(pool.map(lambda row: _load(source, row), rows))
+    skipped = [(row, why) for row, (image, why) in zip(rows, loaded, strict=True) if image is None]
+    images = [image for image, _ in loaded if image is not None]
+    if not images:
+        return shard, np.empty((0, 0), np.float32), np.empty((0, 0), np.float32), skipped
+    return (shard, *encoders.encode(images), skipped)
+
+
+def _load(source, row: int):
+    """``(image, None)``, or ``(None, why)`` for an image that cannot be read."""
+    try:
+        return source.load(row), None
+    except UnreadableImageError as err:
+        logger.warning("skipped %s", err)
+        return None, err.reason
 
 
 def load_precomputed(clip_path: str | os.PathLike, dino_path: str | os.PathLike):
@@ -229,47 +253,85 @@ def _start_or_resume(out_dir: Path, ids: list[str], spec: EncoderSpec, shard_siz
             )
         return manifest
     (out_dir / SHARDS).mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_dir / IDS, lambda f: f.write("\n".join(ids).encode() + b"\n"))
     _write_atomically(manifest_path, lambda f: f.write(json.dumps(expected, indent=1).encode()))
     return expected
 
 
 def _shard_path(out_dir: Path, kind: str, shard: int) -> Path:
-    return out_dir / SHARDS / f"{kind}-{shard:05d}.npy"
+    return out_dir / SHARDS / f"{kind}-{shard:05d}.{'json' if kind == 'skipped' else 'npy'}"
 
 
 def _shard_done(out_dir: Path, shard: int) -> bool:
     return all(_shard_path(out_dir, kind, shard).is_file() for kind in ("clip", "dino"))
 
 
-def _write_shard(out_dir: Path, shard: int, clip, dino, rows: int) -> None:
-    if len(clip) != rows or len(dino) != rows:
-        raise RuntimeError(f"shard {shard}: {len(clip)}/{len(dino)} embeddings for {rows} images")
-    for kind, array in (("dino", dino), ("clip", clip)):  # clip last: both present = complete
+def _write_shard(out_dir: Path, shard: int, clip, dino, skipped: Skipped, rows: int) -> None:
+    if len(clip) != rows - len(skipped) or len(dino) != len(clip):
+        raise RuntimeError(
+            f"shard {shard}: {len(clip)}/{len(dino)} embeddings for {rows} images, "
+            f"{len(skipped)} skipped"
+        )
+    listing = json.dumps(skipped).encode()
+    _write_atomically(_shard_path(out_dir, "skipped", shard), lambda f: f.write(listing))
+    for kind, array in (("dino", dino), ("clip", clip)):  # clip last: all present = complete
         _write_atomically(_shard_path(out_dir, kind, shard), lambda f, a=array: np.save(f, a))
 
 
-def _join_shards(out_dir: Path, shards: int, manifest: dict) -> None:
-    """Concatenate the shards into clip.npy / dino.npy with bounded memory, then drop them."""
+def _join_shards(out_dir: Path, ids: list[str], shards: int, manifest: dict) -> None:
+    """Concatenate the shards into clip.npy / dino.npy with bounded memory, list the images
+    (ids.txt) and the skipped ones (skipped.csv), then drop the shards."""
+    skipped = [(row, why) for shard in range(shards) for row, why in _shard_skipped(out_dir, shard)]
+    encoded = len(ids) - len(skipped)
+    if not encoded:
+        raise EmptyInputError(f"none of the {len(ids)} images could be read: see the log")
     for kind, name in (("clip", CLIP_FILE), ("dino", DINO_FILE)):
-        first = np.load(_shard_path(out_dir, kind, 0), mmap_mode="r")
+        arrays = (np.load(_shard_path(out_dir, kind, shard)) for shard in range(shards))
+        dim = next(a.shape[1] for a in arrays if len(a))
         tmp = out_dir / f"{name}.tmp"
-        shape = (manifest["images"], first.shape[1])
-        joined = np.lib.format.open_memmap(tmp, "w+", np.float32, shape)
+        joined = np.lib.format.open_memmap(tmp, "w+", np.float32, (encoded, dim))
         start = 0
         for shard in range(shards):
             rows = np.load(_shard_path(out_dir, kind, shard))
-            joined[start : start + len(rows)] = rows
-            start += len(rows)
+            if len(rows):  # a shard of unreadable images only is empty
+                joined[start : start + len(rows)] = rows
+                start += len(rows)
         joined.flush()
         del joined
         os.replace(tmp, out_dir / name)
-    _write_atomically(
-        out_dir / MANIFEST, lambda f: f.write(json.dumps({**manifest, "complete": True}).encode())
-    )
+    unreadable = {row for row, _ in skipped}
+    kept = "".join(f"{image}\n" for row, image in enumerate(ids) if row not in unreadable)
+    _write_atomically(out_dir / IDS, lambda f: f.write(kept.encode()))
+    _write_atomically(out_dir / SKIPPED, lambda f: f.write(_skipped_csv(skipped, ids).encode()))
+    done = {**manifest, "complete": True, "encoded": encoded, "skipped": len(skipped)}
+    _write_atomically(out_dir / MANIFEST, lambda f: f.write(json.dumps(done).encode()))
     for shard in range(shards):
-        for kind in ("clip", "dino"):
-            _shard_path(out_dir, kind, shard).unlink()
+        for kind in ("clip", "dino", "skipped"):
+            _shard_path(out_dir, kind, shard).unlink(missing_ok=True)
+
+
+def _shard_skipped(out_dir: Path, shard: int) -> Skipped:
+    path = _shard_path(out_dir, "skipped", shard)
+    return [tuple(item) for item in json.loads(path.read_text())] if path.is_file() else []
+
+
+def _skipped_csv(skipped: Skipped, ids: list[str]) -> str:
+    lines = io.StringIO()
+    writer = csv.writer(lines)
+    writer.writerow(["row", "image", "reason"])
+    writer.writerows([row, ids[row], why] for row, why in skipped)
+    return lines.getvalue()
+
+
+def _finished_run(out_dir: Path, images: int, encoded: int, reused: int) -> EncodingRun:
+    """The joined embeddings of a complete run, with the images it skipped."""
+    skipped: Skipped = []
+    if (out_dir / SKIPPED).is_file():  # absent in folders written before images were skipped
+        with (out_dir / SKIPPED).open(newline="", encoding="utf-8") as f:
+            skipped = [(int(r["row"]), r["reason"]) for r in csv.DictReader(f)]
+    rows = np.setdiff1d(np.arange(images), [row for row, _ in skipped])
+    return EncodingRun(
+        out_dir / CLIP_FILE, out_dir / DINO_FILE, rows, skipped, out_dir / SKIPPED, encoded, reused
+    )
 
 
 def _write_atomically(path: Path, write: Callable) -> None:

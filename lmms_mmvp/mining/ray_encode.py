@@ -9,6 +9,8 @@ works as in a local run (``embeddings.encode_source``).
 
 Workers open the images themselves: the paths must be readable on every node (a shared file
 system), and this package must be installed there too (or shipped with Ray's ``runtime_env``).
+An image a worker cannot read is skipped there and comes back with its shard, so the driver lists
+it in ``skipped.csv`` as a local run does.
 """
 
 from __future__ import annotations

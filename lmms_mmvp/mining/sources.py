@@ -1,13 +1,16 @@
 """Where the images to mine come from: a folder, a file listing paths, or a hub image dataset.
 
 Every source is an ordered list of string ids (a path, or ``dataset:NAME:SPLIT:ROW``) with
-``load(row)`` returning an RGB PIL image; row order is the row order of the embeddings. Sources
-pickle without their loaded data, so Ray workers reopen them where they run.
+``load(row)`` returning an RGB PIL image, or raising ``UnreadableImageError`` (the encoder then
+skips that image). Sources pickle without their loaded data, so Ray workers reopen them where they
+run.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -18,7 +21,11 @@ class EmptyInputError(ValueError):
 
 
 class UnreadableImageError(ValueError):
-    """An image cannot be opened or decoded; the message names it."""
+    """An image cannot be opened or decoded: ``image`` (its id) and ``reason``."""
+
+    def __init__(self, image: str, reason: str) -> None:
+        super().__init__(f"{image}: {reason}")
+        self.image, self.reason = image, reason
 
 
 class PathSource:
@@ -73,21 +80,40 @@ class DatasetSource:
     def load(self, row: int):
         try:
             return self.dataset[row][self.column].convert("RGB")
-        except (OSError, SyntaxError, ValueError) as err:
-            raise UnreadableImageError(f"{self.ids[row]}: unreadable image: {err}") from None
+        except Exception as err:  # any decoder failure: that image is skipped
+            raise UnreadableImageError(self.ids[row], _why(err)) from None
 
 
 def open_image(path: str):
     """The image at ``path`` as RGB, or an error naming the file."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
             return image.convert("RGB")
     except FileNotFoundError:
-        raise UnreadableImageError(f"{path}: image not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise UnreadableImageError(f"{path}: unreadable image: {err}") from None
+        raise UnreadableImageError(path, "image not found") from None
+    except Exception as err:  # PIL's decoders raise many kinds on malformed files
+        raise UnreadableImageError(path, _why(err)) from None
+
+
+def _why(err: Exception) -> str:
+    return f"unreadable image ({type(err).__name__}: {err})"
+
+
+@contextmanager
+def strict_decoding() -> Iterator[None]:
+    """Truncated image files fail to decode, whatever else in the process asked: lmms-eval's task
+    module sets PIL's ``LOAD_TRUNCATED_IMAGES`` on import, which pads a truncated file with grey
+    and would have it encoded as a picture."""
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
 
 
 def folder_source(folder: str | os.PathLike) -> PathSource:
