@@ -1,6 +1,6 @@
-"""``mmvp mine``: planted pairs found exactly, unreadable images skipped, the CLI end to end with
-tiny random encoders, resume after a kill, the Ray path on a local runtime, and clear errors for
-bad input."""
+"""``mmvp mine``: every pair found inside large near-duplicate groups, the output cap, unreadable
+images skipped, the CLI end to end with tiny random encoders, resume after a kill, the Ray path
+on a local runtime, and clear errors for bad input."""
 
 from __future__ import annotations
 
@@ -19,13 +19,20 @@ import pytest
 from lmms_mmvp.cli import main
 from lmms_mmvp.mining import embeddings, output, sources
 from lmms_mmvp.mining.search import (
+    ClipPairs,
     EmbeddingMismatchError,
     SearchConfig,
     find_clip_blind_pairs,
     normalised,
+    pair_cosines,
 )
 from mmvp_tasks.data import read_questions
-from tests.support.mining import build_tiny_encoders, planted_embeddings, rotated_copies
+from tests.support.mining import (
+    build_tiny_encoders,
+    clustered_embeddings,
+    planted_embeddings,
+    rotated_copies,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -80,32 +87,154 @@ def with_decoys(clip_dim: int, seed: int = 1):
     "config",
     [
         SearchConfig(index="flat"),
-        SearchConfig(index="flat", query_batch=64),
-        SearchConfig(index="ivf", nlist=8, nprobe=8),  # 512-d: rotated to 256 first
+        SearchConfig(index="flat", block=64 * 64),
+        SearchConfig(index="ivf", nlist=8, nprobe=8),
     ],
-    ids=["flat", "flat-small-batches", "ivf"],
+    ids=["flat", "flat-small-blocks", "ivf"],
 )
 def test_planted_pairs_are_found_exactly_and_nothing_else(config):
-    clip, dino, planted = with_decoys(clip_dim=512 if config.index == "ivf" else 64)
+    clip, dino, planted = with_decoys(clip_dim=64)
     pairs = find_clip_blind_pairs(clip, dino, config)
     found = sorted(zip(pairs.first.tolist(), pairs.second.tolist(), strict=True))
     assert found == sorted(map(tuple, planted.tolist()))
-    assert pairs.near_duplicates == 2  # the near-identical pair and the exact duplicate
-    expected_clip = np.einsum(
-        "ij,ij->i", normalised(clip[pairs.first]), normalised(clip[pairs.second])
-    )
-    np.testing.assert_allclose(pairs.clip, expected_clip, atol=1e-5)
+    assert pairs.counts.near_duplicates == 2  # the near-identical pair and the exact duplicate
+    assert pairs.counts.clip_pairs == len(planted) + 2
+    np.testing.assert_array_equal(pairs.clip, pair_cosines(clip, pairs.first, pairs.second, "CLIP"))
+    np.testing.assert_array_equal(pairs.dino, pair_cosines(dino, pairs.first, pairs.second, "DINO"))
     assert np.all(pairs.clip > 0.95) and np.all(pairs.dino < 0.6)
-    assert np.all(np.diff(pairs.clip - pairs.dino) <= 1e-6)  # most CLIP-blind first
+    assert np.all(np.diff(pairs.clip - pairs.dino) <= 0)  # most CLIP-blind first
 
 
-def test_thresholds_and_k_are_configurable():
+def test_thresholds_are_configurable():
     clip, dino, planted = with_decoys(clip_dim=64)
     lenient = find_clip_blind_pairs(clip, dino, SearchConfig(clip_threshold=0.9))
     assert len(lenient) == len(planted) + 1  # + the pair at CLIP cosine 0.93
     assert len(find_clip_blind_pairs(clip, dino, SearchConfig(dino_threshold=-1.0))) == 0
-    saturated = find_clip_blind_pairs(clip, dino, SearchConfig(k=1, clip_threshold=-1))
-    assert saturated.saturated_queries == len(clip)
+
+
+def exact_pairs(clip, dino):
+    """Every pair's keys ``first * n + second`` by brute force: all N^2 cosines, then the exact
+    row-wise cosine where the product lands near a threshold."""
+    n, config = len(clip), SearchConfig()
+    first, second = np.nonzero(np.triu(normalised(clip) @ normalised(clip).T > 0.9, 1))
+    clip_cos = pair_cosines(clip, first, second, "CLIP")
+    above = clip_cos > config.clip_threshold
+    first, second, clip_cos = first[above], second[above], clip_cos[above]
+    dino_cos = pair_cosines(dino, first, second, "DINOv2")
+    duplicate = (clip_cos >= 0.98) & (dino_cos >= 0.98)
+    blind = (dino_cos < config.dino_threshold) & ~duplicate
+    keys = first.astype(np.int64) * n + second
+    return keys, keys[blind]
+
+
+@pytest.fixture(scope="module")
+def web_like():
+    """6,000 images, 20 % of them in near-duplicate groups of up to 300 (three of 300)."""
+    clip, dino, groups = clustered_embeddings(6000, clip_dim=256, dino_dim=256, seed=3)
+    return clip, dino, groups, *exact_pairs(clip, dino)
+
+
+@pytest.mark.parametrize("index", ["auto", "ivf"])
+def test_every_pair_inside_large_near_duplicate_groups_is_found_with_the_defaults(web_like, index):
+    """Groups of 300 images all above the CLIP threshold: a k-nearest-neighbour search sees a
+    handful of each image's pairs; the range search sees them all, with no setting to raise."""
+    clip, dino, groups, clip_keys, blind_keys = web_like
+    n = len(clip)
+    neighbours = np.bincount(np.r_[clip_keys // n, clip_keys % n], minlength=n)
+    assert max(map(len, groups)) == 300 and neighbours.max() > 250  # far above any usual k
+    assert len(blind_keys) > 5000  # CLIP-blind pairs inside the groups (DINOv2 sub-groups)
+    found = []
+    pairs = find_clip_blind_pairs(
+        clip,
+        dino,
+        SearchConfig(index=index),
+        on_block=lambda b: found.append(b.first * n + b.second),
+    )
+    found = np.concatenate(found)
+    assert len(np.unique(found)) == len(found) == pairs.counts.found  # each pair once
+    assert not np.setdiff1d(found, blind_keys).size  # nothing false
+    if index == "auto":  # exact below 50,000 images
+        assert pairs.index == "flat"
+        assert pairs.counts.clip_pairs == len(clip_keys)
+        np.testing.assert_array_equal(np.sort(found), blind_keys)
+    else:  # IVF may lose pairs at cell boundaries: few with the defaults
+        assert (pairs.nlist, pairs.nprobe) == (128, SearchConfig.nprobe)
+        assert np.isin(blind_keys, found).mean() >= 0.99
+        assert pairs.counts.clip_pairs >= 0.99 * len(clip_keys)
+
+
+def test_blocks_bound_the_pairs_in_memory_and_lose_none(web_like):
+    """A block of a x b products yields at most a x b pairs, whatever the density; small blocks
+    find the same pairs as large ones, each once."""
+    clip, _, _, clip_keys, _ = web_like
+
+    def keys(blocks):
+        return np.sort(np.concatenate([first * len(clip) + second for first, second, _ in blocks]))
+
+    for index in ("flat", "ivf"):
+        small = list(ClipPairs(clip, SearchConfig(index=index, block=32 * 32)))
+        assert max(len(first) for first, _, _ in small) <= 32 * 32
+        found = keys(small)
+        np.testing.assert_array_equal(found, keys(ClipPairs(clip, SearchConfig(index=index))))
+        assert len(np.unique(found)) == len(found)
+        if index == "flat":
+            np.testing.assert_array_equal(found, clip_keys)
+
+
+def split_group(size: int = 200, background: int = 800, seed: int = 5):
+    """One near-duplicate group of ``size`` images (CLIP cosines 0.97-0.99) whose DINOv2 rows
+    form two halves about orthogonal centres: size^2 / 4 CLIP-blind pairs, all between halves."""
+    rng = np.random.default_rng(seed)
+    clip = normalised(rng.standard_normal((size + background, 256), dtype=np.float32))
+    dino = normalised(rng.standard_normal((size + background, 256), dtype=np.float32))
+    members = rng.choice(size + background, size, replace=False)
+    centre = np.repeat(clip[members[:1]], size, axis=0)
+    clip[members] = rotated_copies(centre, rng.uniform(0.985, 0.995, (size, 1)), rng)
+    for half in (members[: size // 2], members[size // 2 :]):
+        centre = np.repeat(dino[half[:1]], len(half), axis=0)  # random 256-d: about orthogonal
+        dino[half] = rotated_copies(centre, rng.uniform(0.95, 0.99, (len(half), 1)), rng)
+    return clip, dino, members
+
+
+def test_output_keeps_each_images_most_clip_blind_pairs_and_counts_the_rest():
+    clip, dino, members = split_group()
+    every = find_clip_blind_pairs(clip, dino, SearchConfig(pairs_per_image=0))
+    assert len(every) == every.counts.found == 100 * 100 and every.capped == 0
+    capped = find_clip_blind_pairs(clip, dino)  # the default cap, 3 per image
+    assert capped.counts.found == 100 * 100 and capped.capped == 100 * 100 - len(capped)
+    np.testing.assert_array_equal(capped.pairs_per_image, every.pairs_per_image)
+    assert set(capped.pairs_per_image[members]) == {100}
+    gap = every.clip - every.dino
+    expected = set()
+    for image in members:  # each image's 3 most CLIP-blind pairs (ties: lower partner first)
+        mine = np.flatnonzero((every.first == image) | (every.second == image))
+        partner = np.where(every.first[mine] == image, every.second[mine], every.first[mine])
+        best = mine[np.lexsort((partner, -gap[mine]))[:3]]
+        expected |= set(zip(every.first[best].tolist(), every.second[best].tolist(), strict=True))
+    assert set(zip(capped.first.tolist(), capped.second.tolist(), strict=True)) == expected
+    assert len(capped) <= 3 * len(members)
+    assert set(np.r_[capped.first, capped.second]) == set(members)  # every image represented
+    assert np.all(np.diff(capped.clip - capped.dino) <= 0)
+
+
+def test_pairs_per_image_through_the_cli(tmp_path):
+    clip, dino, members = split_group()
+    np.save(tmp_path / "clip.npy", clip)
+    np.save(tmp_path / "dino.npy", dino)
+    argv = ["mine", "--clip-embeddings", str(tmp_path / "clip.npy"), "--dino-embeddings",
+            str(tmp_path / "dino.npy"), "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv + ["--pairs-per-image", "1"]) == 0
+    with (tmp_path / "out" / "pairs.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    summary = json.loads((tmp_path / "out" / "search.json").read_text())
+    assert summary["pairs_found"] == 100 * 100 and summary["pairs_written"] == len(rows)
+    assert summary["pairs_capped"] == 100 * 100 - len(rows) and len(rows) <= 200
+    assert summary["images_with_pairs"] == 200 and summary["skipped_images"] == 0
+    assert (
+        {r["first_pairs_found"] for r in rows} == {r["second_pairs_found"] for r in rows} == {"100"}
+    )
+    chosen = {(int(r["first"]), int(r["second"])) for r in rows}
+    assert {image for pair in chosen for image in pair} == set(members.tolist())
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -187,7 +316,7 @@ def test_unreadable_images_are_skipped_listed_and_counted(tmp_path, spec, monkey
     out = tmp_path / "out"
     thresholds = ["--clip-threshold", "-1", "--dino-threshold", "2", "--duplicate-threshold", "2"]
     argv = ["mine", "--images", str(tmp_path / "pool"), "--out", str(out), "--shard-size", "4"]
-    argv += thresholds + ["--k", "3"]
+    argv += thresholds
     assert main(argv + encoder_args(spec)) == 0
     assert ImageFile.LOAD_TRUNCATED_IMAGES  # restored after encoding
     with (out / "embeddings" / "skipped.csv").open() as f:
@@ -198,12 +327,15 @@ def test_unreadable_images_are_skipped_listed_and_counted(tmp_path, spec, monkey
     ids = (out / "embeddings" / "ids.txt").read_text().splitlines()
     assert ids == [str(p) for p in good]
     assert np.load(out / "embeddings" / "clip.npy").shape[0] == len(good)
+    summary = json.loads((out / "search.json").read_text())
+    assert summary["images"] == 7 and summary["skipped_images"] == 3
+    assert summary["skipped_list"] == "embeddings/skipped.csv"
     with (out / "pairs.csv").open() as f:
         named = {r["first"] for r in csv.DictReader(f)}
     assert named <= set(ids)
     assert "3 unreadable images skipped" in capsys.readouterr().out
     assert main(argv + encoder_args(spec)) == 0  # rerun: reuses the embeddings, same listing
-    assert "3 unreadable images skipped" in capsys.readouterr().out
+    assert json.loads((out / "search.json").read_text())["skipped_images"] == 3
 
 
 def test_a_folder_with_no_readable_image_is_an_error(tmp_path, spec):
@@ -227,7 +359,7 @@ def test_cli_end_to_end_on_an_image_folder(tmp_path, spec, tiny_encoders):
     out = tmp_path / "out"
     # Random encoders give no real CLIP-blind pairs: open the thresholds so every neighbour counts.
     thresholds = ["--clip-threshold", "-1", "--dino-threshold", "2", "--duplicate-threshold", "2"]
-    argv = ["mine", "--images", str(tmp_path / "pool"), "--out", str(out), "--k", "2", "--annotate"]
+    argv = ["mine", "--images", str(tmp_path / "pool"), "--out", str(out), "--annotate"]
     assert main(argv + thresholds + encoder_args(spec) + ["--shard-size", "4", "--top", "5"]) == 0
 
     clip = np.load(out / "embeddings" / "clip.npy")
@@ -253,12 +385,15 @@ def test_cli_end_to_end_on_an_image_folder(tmp_path, spec, tiny_encoders):
     assert float(row["clip_cosine"]) == pytest.approx(float(expected[0, 0]), abs=1e-4)
     assert Image.open(out / "contact_sheet.png").size[0] > 0
     summary = json.loads((out / "search.json").read_text())
-    assert summary["pairs"] == len(rows) and summary["config"]["k"] == 2
+    assert summary["pairs_found"] == 45 and summary["pairs_written"] == len(rows)  # 10 images
+    assert summary["config"]["pairs_per_image"] == 3
 
     skeleton = out / "mmvp"
     with (skeleton / "Questions.csv").open() as f:
         blank = list(csv.DictReader(f))
-    assert len(blank) == 2 * min(5, len(rows))
+    with (skeleton / "sources.csv").open() as f:
+        shown = [r["image"] for r in csv.DictReader(f)]
+    assert len(blank) == len(shown) == len(set(shown)) and 2 <= len(blank) <= 10  # no image twice
     assert [r["Index"] for r in blank] == [str(i) for i in range(1, len(blank) + 1)]
     assert all(r["Question"] == r["Options"] == r["Correct Answer"] == "" for r in blank)
     assert (skeleton / "MMVP Images" / "1.jpg").read_bytes() == Path(rows[0]["first"]).read_bytes()

@@ -6,17 +6,23 @@
     mmvp mine --images /data/pool --out runs/mine --ray --ray-address auto --ray-workers 16
     mmvp mine --clip-embeddings clip.npy --dino-embeddings dino.npy --paths paths.txt --out runs/m
 
-Writes ``OUT/pairs.csv``, ``OUT/contact_sheet.png`` and, with ``--annotate``, ``OUT/mmvp/``
-(``Questions.csv`` skeleton + ``MMVP Images``). Encoded embeddings go to ``OUT/embeddings/``
-(unreadable images are skipped and listed in ``OUT/embeddings/skipped.csv``); a killed run
-resumes from its last complete shard when restarted with the same arguments.
+Writes ``OUT/pairs.csv`` (each image's ``--pairs-per-image`` most CLIP-blind pairs),
+``OUT/search.json`` (counts: pairs found, written, left out by the cap; images skipped),
+``OUT/contact_sheet.png`` and, with ``--annotate``, ``OUT/mmvp/`` (``Questions.csv`` skeleton +
+``MMVP Images``). Encoded embeddings go to ``OUT/embeddings/`` (unreadable images are skipped and
+listed in ``OUT/embeddings/skipped.csv``); a killed run resumes from its last complete shard when
+restarted with the same arguments.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from lmms_mmvp.mining.embeddings import EncoderSpec
 from lmms_mmvp.mining.search import SearchConfig
@@ -62,17 +68,32 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     search.add_argument("--duplicate-threshold", type=float,
                         default=SearchConfig.duplicate_threshold,
                         help="both cosines at or above: the same picture, dropped")  # fmt: skip
-    search.add_argument("--k", type=int, default=SearchConfig.k, help="CLIP neighbours per image")
     search.add_argument("--index", choices=("auto", "flat", "ivf"), default="auto",
-                        help="flat: exact; ivf: approximate; auto: flat to 50k images")  # fmt: skip
-    search.add_argument("--nprobe", type=int, default=SearchConfig.nprobe, help="IVF cells/query")
+                        help="flat: every pair; ivf: pairs within nearby k-means cells; "
+                             "auto: flat to 50k images")  # fmt: skip
+    search.add_argument("--nprobe", type=int, default=SearchConfig.nprobe,
+                        help="IVF cells each image is compared with")  # fmt: skip
     search.add_argument("--nlist", type=int, default=None, help="IVF cells (default ~2 sqrt N)")
 
     output = parser.add_argument_group("output")
+    output.add_argument("--pairs-per-image", type=int, default=SearchConfig.pairs_per_image,
+                        help="each image's N most CLIP-blind pairs (0: all)")  # fmt: skip
     output.add_argument("--top", type=int, default=30, help="pairs on the sheet / in --annotate")
     output.add_argument("--annotate", action="store_true", help="write an MMVP skeleton, OUT/mmvp")
     parser.set_defaults(run=run)
     return parser
+
+
+@dataclass
+class MiningInput:
+    """The embeddings to search and what the output needs to name and show their rows."""
+
+    clip: np.ndarray
+    dino: np.ndarray
+    ids: list[str]  # image of each row
+    load_image: Callable[[int], object] | None  # row -> PIL image; None: no image paths
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (source row, why) unreadable
+    skipped_list: Path | None = None  # skipped.csv naming them
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,45 +101,51 @@ def run(args: argparse.Namespace) -> int:
     from lmms_mmvp.mining.search import find_clip_blind_pairs
 
     args.out.mkdir(parents=True, exist_ok=True)
-    clip, dino, ids, load_image, skipped = _embeddings(args)
+    pool = _embeddings(args)
     config = SearchConfig(
         clip_threshold=args.clip_threshold,
         dino_threshold=args.dino_threshold,
         duplicate_threshold=args.duplicate_threshold,
-        k=args.k,
+        pairs_per_image=args.pairs_per_image,
         index=args.index,
         nprobe=args.nprobe,
         nlist=args.nlist,
     )
-    pairs = find_clip_blind_pairs(clip, dino, config)
+    pairs = find_clip_blind_pairs(pool.clip, pool.dino, config)
+    skipped_list = pool.skipped_list and str(pool.skipped_list.relative_to(args.out))
     written = [
-        output.write_pairs_csv(args.out / "pairs.csv", pairs, ids),
-        output.write_summary(args.out / "search.json", pairs, len(ids), config),
+        output.write_pairs_csv(args.out / "pairs.csv", pairs, pool.ids),
+        output.write_summary(
+            args.out / "search.json", pairs, config, len(pool.skipped), skipped_list
+        ),
     ]
-    if load_image is None:
+    if pool.load_image is None:
         logger.warning("no image paths (--paths): no contact sheet, no --annotate")
     else:
         sheet = output.write_contact_sheet(
-            args.out / "contact_sheet.png", pairs, load_image, args.top
+            args.out / "contact_sheet.png", pairs, pool.load_image, args.top
         )
         written += [sheet] if sheet else []
         if args.annotate:
             skeleton = args.out / "mmvp"
             written.append(
-                output.write_annotation_skeleton(skeleton, pairs, ids, load_image, args.top)
+                output.write_annotation_skeleton(
+                    skeleton, pairs, pool.ids, pool.load_image, args.top
+                )
             )
-    print(f"{len(pairs)} CLIP-blind pairs among {len(ids)} images")
-    if skipped:
-        print(
-            f"{len(skipped)} unreadable images skipped: listed in {args.out}/embeddings/skipped.csv"
-        )
+    cap = config.pairs_per_image or "all"
+    print(
+        f"{pairs.counts.found} CLIP-blind pairs among {len(pool.ids)} images: {len(pairs)} written "
+        f"(--pairs-per-image {cap}), {pairs.capped} left out"
+    )
+    if pool.skipped:
+        print(f"{len(pool.skipped)} unreadable images skipped: listed in {pool.skipped_list}")
     print("\n".join(f"wrote {path}" for path in written))
     return 0
 
 
-def _embeddings(args: argparse.Namespace):
-    """``(clip, dino, ids, load_image, skipped)``: precomputed arrays, or the images encoded
-    into OUT (``skipped``: the unreadable ones, ``(source row, why)``)."""
+def _embeddings(args: argparse.Namespace) -> MiningInput:
+    """Precomputed arrays, or the images encoded into OUT."""
     from lmms_mmvp.mining import embeddings, sources
 
     if args.clip_embeddings:
@@ -126,9 +153,9 @@ def _embeddings(args: argparse.Namespace):
             raise SystemExit("mmvp mine: --clip-embeddings needs --dino-embeddings")
         clip, dino = embeddings.load_precomputed(args.clip_embeddings, args.dino_embeddings)
         if not args.paths:
-            return clip, dino, [str(row) for row in range(len(clip))], None, []
+            return MiningInput(clip, dino, [str(row) for row in range(len(clip))], None)
         ids = embeddings.read_ids(args.paths, len(clip))
-        return clip, dino, ids, sources.PathSource(ids, str(args.paths)).load, []
+        return MiningInput(clip, dino, ids, sources.PathSource(ids, str(args.paths)).load)
     if args.images:
         source = sources.folder_source(args.images)
     elif args.image_list:
@@ -153,5 +180,11 @@ def _embeddings(args: argparse.Namespace):
     )
     clip, dino = embeddings.load_precomputed(run.clip_path, run.dino_path)
     rows = run.rows.tolist()  # source row of each embedding row
-    ids = [source.ids[row] for row in rows]
-    return clip, dino, ids, lambda row: source.load(rows[row]), run.skipped
+    return MiningInput(
+        clip,
+        dino,
+        [source.ids[row] for row in rows],
+        lambda row: source.load(rows[row]),
+        run.skipped,
+        run.skipped_path,
+    )

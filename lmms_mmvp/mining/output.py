@@ -1,5 +1,6 @@
-"""What ``mmvp mine`` writes: the pairs CSV, a contact sheet of the top pairs, and (``--annotate``)
-a ``Questions.csv`` skeleton in the MMVP layout for the people who write the questions.
+"""What ``mmvp mine`` writes: the pairs CSV, the search summary, a contact sheet of the top pairs,
+and (``--annotate``) a ``Questions.csv`` skeleton in the MMVP layout for the people who write the
+questions. The sheet and the skeleton show the most CLIP-blind pairs with no image twice.
 
 The skeleton is the layout ``mmvp_tasks.data.read_questions`` reads (``Questions.csv`` +
 ``MMVP Images/<Index>.jpg``): pair k is rows 2k-1 and 2k with Question, Options and Correct Answer
@@ -20,27 +21,50 @@ from pathlib import Path
 from lmms_mmvp.mining.search import PairSearchResult, SearchConfig
 from mmvp_tasks.data import COLUMNS, IMAGES_DIR, QUESTIONS_FILE
 
-PAIR_COLUMNS = ("rank", "first_row", "second_row", "first", "second", "clip_cosine", "dino_cosine")
+PAIR_COLUMNS = ("rank", "first_row", "second_row", "first", "second", "clip_cosine", "dino_cosine",
+                "first_pairs_found", "second_pairs_found")  # fmt: skip
 THUMB = 160  # contact-sheet thumbnail side, pixels
 CAPTION = 18  # caption strip height, pixels
 SHEET_COLUMNS = 3  # pairs per contact-sheet row
 
 
 def write_pairs_csv(path: Path, pairs: PairSearchResult, ids: list[str]) -> Path:
-    """One line per pair, most CLIP-blind first (largest CLIP minus DINOv2 cosine)."""
+    """One line per pair written, most CLIP-blind first (largest CLIP minus DINOv2 cosine), with
+    the number of CLIP-blind pairs found for each of its images (more than written when capped)."""
+    found = pairs.pairs_per_image
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(PAIR_COLUMNS)
         for rank, (a, b, clip, dino) in enumerate(_rows(pairs), start=1):
-            writer.writerow([rank, a, b, ids[a], ids[b], f"{clip:.4f}", f"{dino:.4f}"])
+            cosines = f"{clip:.4f}", f"{dino:.4f}"
+            writer.writerow([rank, a, b, ids[a], ids[b], *cosines, found[a], found[b]])
     return path
 
 
-def write_summary(path: Path, pairs: PairSearchResult, images: int, config: SearchConfig) -> Path:
+def write_summary(
+    path: Path,
+    pairs: PairSearchResult,
+    config: SearchConfig,
+    skipped: int = 0,
+    skipped_list: str | None = None,
+) -> Path:
     """The search settings and counts, next to the pairs they produced."""
-    counts = {"images": images, "pairs": len(pairs), "near_duplicates": pairs.near_duplicates}
-    counts["saturated_queries"] = pairs.saturated_queries
-    path.write_text(json.dumps({**counts, "config": asdict(config)}, indent=1))
+    summary = {
+        "images": len(pairs.pairs_per_image),  # searched (readable) images
+        "skipped_images": skipped,  # unreadable, not searched
+        "skipped_list": skipped_list,
+        "index": pairs.index,
+        "nlist": pairs.nlist,
+        "nprobe": pairs.nprobe,
+        "clip_pairs": pairs.counts.clip_pairs,  # above the CLIP threshold
+        "near_duplicates": pairs.counts.near_duplicates,  # of those, dropped
+        "pairs_found": pairs.counts.found,  # CLIP-blind
+        "pairs_written": len(pairs),
+        "pairs_capped": pairs.capped,  # found, left out by --pairs-per-image
+        "images_with_pairs": int((pairs.pairs_per_image > 0).sum()),
+        "config": asdict(config),
+    }
+    path.write_text(json.dumps(summary, indent=1))
     return path
 
 
@@ -50,7 +74,7 @@ def write_contact_sheet(
     """A PNG grid of the ``top`` pairs: both images side by side, captioned with the cosines."""
     from PIL import Image, ImageDraw, ImageOps
 
-    rows = _rows(pairs)[:top]
+    rows = _distinct_top(pairs, top)
     if not rows:
         return None
     tile_w, tile_h = 2 * THUMB + 12, THUMB + CAPTION + 8
@@ -84,7 +108,7 @@ def write_annotation_skeleton(
         blank, sources = csv.writer(q), csv.writer(s)
         blank.writerow(COLUMNS)
         sources.writerow(["Index", "image", "clip_cosine", "dino_cosine"])
-        for pair, (a, b, clip, dino) in enumerate(_rows(pairs)[:top]):
+        for pair, (a, b, clip, dino) in enumerate(_distinct_top(pairs, top)):
             for index, row in ((2 * pair + 1, a), (2 * pair + 2, b)):
                 _save_jpeg(ids[row], load_image, row, images / f"{index}.jpg")
                 blank.writerow([index, "", "", ""])
@@ -119,3 +143,15 @@ def _rows(pairs: PairSearchResult) -> list[tuple[int, int, float, float]]:
             strict=True,
         )
     )
+
+
+def _distinct_top(pairs: PairSearchResult, top: int) -> list[tuple[int, int, float, float]]:
+    """The ``top`` most CLIP-blind pairs whose images appear in no pair above them."""
+    shown, seen = [], set()
+    for row in _rows(pairs):
+        if len(shown) == top:
+            break
+        if not seen.intersection(row[:2]):
+            shown.append(row)
+            seen.update(row[:2])
+    return shown
