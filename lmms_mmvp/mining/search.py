@@ -51,8 +51,8 @@ logger = logging.getLogger(__name__)
 EXACT_LIMIT = 50_000  # flat above this: N^2 d flops, minutes on 2 cores
 TRAIN_PER_CELL = 40  # k-means training vectors per IVF cell (FAISS warns below 39)
 KMEANS_ITERATIONS = 5  # cells only route the search (objective within 0.1 % of 10 rounds)
-ROW_CHUNK = 16_384  # rows assigned to cells at a time (a chunk x nlist score matrix)
-PAIR_CHUNK = 65_536  # pairs rescored at a time (DINOv2)
+ROW_CHUNK = 4096  # rows assigned to cells at a time (a chunk x nlist score matrix)
+PAIR_CHUNK = 16_384  # pairs whose rows are copied at a time to compute their exact cosines
 SCORE_MARGIN = 1e-4  # BLAS vs row-wise rounding; the row-wise cosine decides
 
 
@@ -250,7 +250,7 @@ class ClipPairs:
         hit = (a @ b.T) > self.config.clip_threshold - SCORE_MARGIN
         i, j = np.nonzero(hit)
         first, second = a_rows[i], b_rows[j]
-        cosine = np.einsum("ij,ij->i", a[i], b[j])  # row-wise, as pair_cosines
+        cosine = _row_dots(a, b, i, j)
         keep = cosine > self.config.clip_threshold
         keep &= first < second if same_cell else self._first_finder(first, second)
         first, second = first[keep], second[keep]
@@ -372,9 +372,17 @@ def pair_cosines(vectors: np.ndarray, first: np.ndarray, second: np.ndarray, nam
         a, b = first[start : start + PAIR_CHUNK], second[start : start + PAIR_CHUNK]
         rows, position = np.unique(np.concatenate([a, b]), return_inverse=True)
         unit = _unit_rows(vectors, rows, name)
-        out[start : start + len(a)] = np.einsum(
-            "ij,ij->i", unit[position[: len(a)]], unit[position[len(a) :]]
-        )
+        out[start : start + len(a)] = _row_dots(unit, unit, position[: len(a)], position[len(a) :])
+    return out
+
+
+def _row_dots(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``a[i[k]] . b[j[k]]`` for every k, ``PAIR_CHUNK`` rows copied at a time: the one
+    computation of a reported cosine."""
+    out = np.empty(len(i), dtype=np.float32)
+    for start in range(0, len(i), PAIR_CHUNK):
+        rows = slice(start, start + PAIR_CHUNK)
+        out[rows] = np.einsum("ij,ij->i", a[i[rows]], b[j[rows]])
     return out
 
 
