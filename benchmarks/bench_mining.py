@@ -1,6 +1,6 @@
 """CLIP-blind pair search at scale: ``mmvp mine``'s search on random and on web-shaped data.
 
-    nice python benchmarks/bench_mining.py          # both data kinds, N = 2e4, 1e5, 1e6 (~30 min)
+    nice python benchmarks/bench_mining.py          # both data kinds, N = 2e4, 1e5, 1e6 (~40 min)
     nice python benchmarks/bench_mining.py --data clustered --sizes 1000000 --sweep 1000000
 
 Data: float32 embeddings, 768-d "CLIP" (ViT-L/14's projection) and 1024-d "DINOv2" (ViT-L/14's
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", choices=("random", "clustered"),
                         default=["random", "clustered"])  # fmt: skip
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000, 1_000_000])
-    parser.add_argument("--baseline-max", type=int, default=20_000, help="largest knn run")
+    parser.add_argument("--baseline-max", type=int, default=100_000, help="largest knn run")
     parser.add_argument("--flat-max", type=int, default=100_000, help="largest exact run")
     parser.add_argument("--nprobe", type=int, default=SearchConfig.nprobe)
     parser.add_argument("--sweep", type=int, nargs="*", default=[100_000],
