@@ -13,6 +13,9 @@ EXTRAS = {
     "skimage": ("scikit-image", "synth"),
     "matplotlib": ("matplotlib", "correlate"),
     "accelerate": ("accelerate", "train"),
+    "faiss": ("faiss-cpu", "mine"),
+    "threadpoolctl": ("threadpoolctl", "mine"),
+    "ray": ("ray[data]", "mine"),
 }
 
 

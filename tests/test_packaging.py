@@ -71,7 +71,7 @@ def test_the_readme_install_command_pulls_every_tool_extra():
     readme = (REPO / "README.md").read_text()
     assert '-e ".[dev,api,clip,train,mine]"' in readme
     optional = PYPROJECT["project"]["optional-dependencies"]
-    tool_extras = {extra for _, extra in extras.EXTRAS.values()} - {"train"}
+    tool_extras = {extra for _, extra in extras.EXTRAS.values()} - {"train", "mine"}  # named there
     assert f"lmms-mmvp[{','.join(sorted(tool_extras))}]" in optional["dev"]
     for distribution, extra in extras.EXTRAS.values():
         assert any(req.startswith(distribution) for req in optional[extra]), (extra, distribution)
@@ -87,6 +87,8 @@ def test_the_readme_install_command_pulls_every_tool_extra():
         (["demo", "--workdir", "{tmp}/demo"], "accelerate", "train"),
         (["correlate", "--encoder", "{tmp}/a.json", "--mllm", "m={tmp}/b.json"], "matplotlib",
          "correlate"),
+        (["mine", "--images", "{tmp}", "--out", "{tmp}/mined"], "faiss", "mine"),
+        (["mine", "--images", "{tmp}", "--out", "{tmp}/mined", "--ray"], "ray", "mine"),
     ],
 )  # fmt: skip
 def test_a_missing_tool_extra_is_one_line_naming_it(

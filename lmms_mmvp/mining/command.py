@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lmms_mmvp.extras import require
 from lmms_mmvp.mining.embeddings import EncoderSpec
 from lmms_mmvp.mining.search import SearchConfig
 
@@ -100,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     from lmms_mmvp.mining import output
     from lmms_mmvp.mining.search import find_clip_blind_pairs
 
+    for module in ("faiss", "threadpoolctl", *(["ray"] if args.ray else [])):
+        require(module, "mine")  # before anything is encoded or written
     args.out.mkdir(parents=True, exist_ok=True)
     pool = _embeddings(args)
     config = SearchConfig(
