@@ -278,7 +278,7 @@ def test_cli_prints_every_rejection_reason(run_copy, data, tmp_path, capsys):
     argv = ["report", "add", str(run_copy), "--results", str(tmp_path / "r"), "--data", str(data)]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert "task_version: mmvp: version 0.9, current is 2.0" in err
+    assert "task_version: mmvp: version 0.9, current is 3.0" in err
     assert "metric_mismatch: mmvp: mmvp_accuracy: results file 0.9" in err
     assert not (tmp_path / "r").exists()
 
