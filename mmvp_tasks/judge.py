@@ -87,9 +87,7 @@ class JudgeSettings:
 
 
 def settings_from_env() -> JudgeSettings:
-    key_source = next(
-        (v for v in ("MMVP_JUDGE_API_KEY", "OPENAI_API_KEY") if os.environ.get(v)), None
-    )
+    key_source = next((v for v in KEY_VARIABLES if os.environ.get(v)), None)
     if key_source is None:
         raise JudgeConfigError(
             "mmvp_official grades answers with an LLM judge and needs an API key: set "
