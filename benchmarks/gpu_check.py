@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.mmvp_requests import mmvp_requests  # noqa: E402
+from tests.support.signals import let_children_take_ctrl_c  # noqa: E402
 from tests.support.vllm_runs import group_gone, start_logged, wait_for_ready_server  # noqa: E402
 
 MIXINGS = ("interleave", "additive", "clip_only", "dino_only")
@@ -297,14 +298,17 @@ def sigint_cleanup(work, checkpoint, vllm_python, device, data_dir) -> None:
     output = work / "lmms-eval-sigint"
     command = lmms_eval(checkpoint, output, "vllm", vllm_python, device, limit=None)
     log_path = work / "sigint.log"
+    let_children_take_ctrl_c()
     process = start_logged(command, eval_env(data_dir), log_path)
     server_pid = wait_for_ready_server(process, log_path)
     time.sleep(3)  # mid-run
     os.kill(process.pid, signal.SIGINT)
     process.wait(timeout=180)
+    stopped = not list(output.rglob("*_results.json"))  # else the run ended by itself
     gone = group_gone(server_pid)
-    table("7. SIGINT to lmms-eval mid-run (backend=vllm)", ["server pid", "server group gone",
-          "check"], [[server_pid, gone, check(gone, "SIGINT cleanup")]])  # fmt: skip
+    table("7. SIGINT to lmms-eval mid-run (backend=vllm)",
+          ["server pid", "run stopped (no results file)", "server group gone", "check"],
+          [[server_pid, stopped, gone, check(stopped and gone, "SIGINT cleanup")]])  # fmt: skip
 
 
 def vllm_throughput(checkpoint, vllm_python, data_dir, hf_rate) -> None:

@@ -10,6 +10,11 @@ import pytest
 
 from tests.support.mmvp_data import real_rows, write_mmvp_dir
 from tests.support.mof import MIXINGS
+from tests.support.signals import let_children_take_ctrl_c
+
+
+def pytest_configure(config):
+    let_children_take_ctrl_c()  # the Ctrl-C tests interrupt subprocesses
 
 
 @pytest.fixture(autouse=True)

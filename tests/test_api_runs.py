@@ -195,6 +195,24 @@ def test_ctrl_c_cancels_queued_requests_and_sends_none_after(kind, tmp_path):
     assert child.returncode != 0
 
 
+def test_ctrl_c_reaches_the_children_of_a_test_run_started_with_it_ignored():
+    """A test run started as a background job ignores SIGINT, and so would every process it
+    starts: the Ctrl-C tests above restore it for their children (tests/conftest.py)."""
+    interrupt_a_child = (
+        "import signal, subprocess, sys\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job starts\n"
+        "from tests.support.signals import let_children_take_ctrl_c\n"
+        "let_children_take_ctrl_c()\n"
+        "child = [sys.executable, '-c', 'import os, signal, time; "
+        "os.kill(os.getpid(), signal.SIGINT); time.sleep(5)']\n"
+        "print(subprocess.run(child, stderr=subprocess.PIPE).returncode)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", interrupt_a_child], capture_output=True, timeout=60
+    )
+    assert int(done.stdout) == -signal.SIGINT  # killed by its Ctrl-C; ignoring it, it returns 0
+
+
 def _wait_for(condition, timeout_s: float = 60) -> None:
     deadline = time.time() + timeout_s
     while not condition():
